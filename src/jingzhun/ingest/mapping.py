@@ -1,0 +1,197 @@
+"""Source mappings: how a file's columns become a canonical table (YAML, Pydantic-validated).
+
+Example (``mappings/customers.yaml``)::
+
+    table: customers
+    file: {encoding: auto, delimiter: auto, header: true}   # optional; sniffed by default
+    timezone: Asia/Shanghai          # zone of naive timestamps in the file (default UTC)
+    columns:
+      customer_id: 客户编号            # canonical name: source column
+      gender: {from: 性别, values: {男: male, 女: female}}
+      signup_at: {from: 注册日期, formats: ["%Y/%m/%d", "%Y年%m月%d日"]}
+      country: {const: CN}
+      order_id: {concat: [客户编号, 日期], sequence: true}   # derived key
+      city: {from: 城市, missing: flag}  # quarantine | fill (with `fill:`) | flag
+    dedupe: {keep: first}            # or {keep: latest, order_by: <source column>}
+
+With no mapping, canonical names are expected in the header, matched case- and
+whitespace-insensitively. A mapping with an unknown key or a bad value is rejected with the key
+and its line in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from jingzhun import contract
+from jingzhun.errors import ConfigError
+
+MissingPolicy = Literal["quarantine", "fill", "flag"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FileOptions(_Strict):
+    """How to read the file; ``auto`` sniffs."""
+
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    header: bool = True
+    sheets: list[str] = Field(default_factory=list, description="xlsx sheets; ['*'] for all")
+
+
+class ColumnSpec(_Strict):
+    """Where a canonical column comes from and how to treat it."""
+
+    source: str | None = Field(None, alias="from")
+    const: Any = None
+    concat: list[str] | None = None
+    sequence: bool = False
+    separator: str = "-"
+    formats: list[str] = Field(default_factory=list)
+    values: dict[str, str] = Field(default_factory=dict)
+    missing: MissingPolicy | None = None
+    fill: Any = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> ColumnSpec:
+        origins = [self.source is not None, self.const is not None, self.concat is not None]
+        if sum(origins) != 1:
+            raise ValueError("give exactly one of `from`, `const` or `concat`")
+        if self.missing == "fill" and self.fill is None:
+            raise ValueError("`missing: fill` needs a `fill:` value")
+        if self.sequence and self.concat is None:
+            raise ValueError("`sequence: true` only goes with `concat`")
+        return self
+
+
+class DedupeRule(_Strict):
+    """What to do with several rows of one key: keep the first, or the latest by a column."""
+
+    keep: Literal["first", "latest"] = "first"
+    order_by: str | None = None
+    #: ``keep`` when identical lines are separate real records (CDNOW: two equal purchases a day)
+    exact_duplicates: Literal["drop", "keep"] = "drop"
+
+
+class Mapping(_Strict):
+    """A source mapping for one canonical table."""
+
+    table: str
+    file: FileOptions = Field(default_factory=FileOptions)
+    timezone: str = "UTC"
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    dedupe: DedupeRule = Field(default_factory=DedupeRule)
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> Mapping:
+        table = contract.TABLES.get(self.table)
+        if table is None:
+            raise ValueError(f"unknown table {self.table!r}; known: {', '.join(contract.INGESTIBLE)}")
+        known = set(table.column_names) | set(table.personal_fields)
+        for name, spec in self.columns.items():
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                raise ValueError(f"columns.{name}: not a column of {self.table}"
+                                 + (f" (did you mean {close[0]!r}?)" if close else "")
+                                 + f"; columns: {', '.join(sorted(known))}")
+            if name in table.key and spec.missing in ("flag",):
+                raise ValueError(f"columns.{name}: a key column cannot be kept empty (missing: flag)")
+        return self
+
+
+def _coerce(raw: Any) -> Any:
+    """Allow the shorthand ``canonical: source_column`` in ``columns``."""
+    if isinstance(raw, dict) and isinstance(raw.get("columns"), dict):
+        raw = dict(raw)
+        raw["columns"] = {k: ({"from": v} if isinstance(v, str) else v)
+                          for k, v in raw["columns"].items()}
+    return raw
+
+
+def parse_mapping(data: Any, *, origin: str = "<mapping>", text: str | None = None,
+                  table: str | None = None) -> Mapping:
+    """Validate mapping ``data`` (already parsed YAML); ``ConfigError`` names key and line."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: a mapping must be a YAML object with `table:` and `columns:`")
+    data = dict(data)
+    if table is not None:
+        if data.get("table", table) != table:
+            raise ConfigError(f"{origin}: the mapping is for table {data['table']!r}, "
+                              f"but --table {table} was asked for")
+        data["table"] = table
+    try:
+        return Mapping.model_validate(_coerce(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "(top level)"
+        line = _line_of(text, err["loc"]) if text else None
+        where = f"{origin}, line {line}" if line else origin
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], parent, n=1) if parent else []
+            msg = f"unknown key {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        raise ConfigError(f"{where}: {key}: {msg}") from None
+
+
+def _model_at(loc: list[str]) -> list[str]:
+    """Known keys at a location of the mapping (for 'did you mean')."""
+    if not loc:
+        return list(Mapping.model_fields)
+    if loc == ["file"]:
+        return list(FileOptions.model_fields)
+    if loc == ["dedupe"]:
+        return list(DedupeRule.model_fields)
+    if len(loc) == 2 and loc[0] == "columns":
+        return ["from", *[k for k in ColumnSpec.model_fields if k != "source"]]
+    return []
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """1-based line of the YAML node at ``loc`` (the deepest one that exists)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if key_node.value == str(part):
+                line = key_node.start_mark.line + 1
+                node = value_node
+                break
+        else:
+            break
+    return line
+
+
+def load_mapping(path: str | Path, *, table: str | None = None) -> Mapping:
+    """Read and validate a mapping YAML file; ``ConfigError`` names the key and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read mapping {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_mapping(data, origin=str(path), text=text, table=table)
+
+
+def default_mapping(table: str) -> Mapping:
+    """The mapping used when none is given: canonical names, defaults for everything else."""
+    return Mapping(table=table)
