@@ -156,6 +156,9 @@ TABLES: dict[str, Table] = {
                 Column("province", "text"),
                 Column("country", "text"),
                 Column("acquisition_channel", "text"),
+                Column("attributes", "json",
+                       description="source-specific attributes (e.g. Hillstrom's past-year "
+                                   "spend, Complete Journey's demographics), a JSON object"),
             ),
             personal_fields=PERSONAL_FIELDS,
         ),

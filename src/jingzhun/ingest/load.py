@@ -404,7 +404,7 @@ def load_staged(wh: Warehouse, staged: StagedFile, table_name: str, mapping: Map
             "ORDER BY 2 DESC", [run_id]).fetchall())
         result = IngestResult(run_id, source_label, table.name, sha256, "loaded", rows_read,
                               loaded, quar, dup, reasons, ignored, source_name)
-        _record_run(con, result, started_at)
+        record_run(con, result, started_at)
     for t in ("_typed", "_classified", "_raw", "_malformed"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     if rows_read != loaded + quar + dup:  # the invariant every test relies on
@@ -412,7 +412,7 @@ def load_staged(wh: Warehouse, staged: StagedFile, table_name: str, mapping: Map
     return result
 
 
-def _record_run(con, r: IngestResult, started_at: dt.datetime) -> None:
+def record_run(con, r: IngestResult, started_at: dt.datetime) -> None:
     finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute("INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [r.run_id, r.source_file, r.source_name, r.table, r.sha256, r.status,
@@ -472,7 +472,7 @@ def ingest_file(wh: Warehouse, path: str | Path, table: str, *, mapping: Mapping
                               rows_read=previous.rows_read, rows_duplicate=previous.rows_read,
                               source_name=source_name)
         with wh.transaction():
-            _record_run(wh.con, result, started)
+            record_run(wh.con, result, started)
         log.info("%s: already loaded into %s by run %s", path, table, previous.run_id)
         return result
     staged = stage(wh.con, path, fmt, progress=progress)

@@ -1,0 +1,84 @@
+"""Feeds: one staged file (or a query over several) into several canonical tables.
+
+A built-in source (``ingest/sources/``) stages its file(s) once with ``stage_named`` and then
+loads each canonical table from a SQL query over the staged tables with ``ingest_query``. Each
+query yields ``_row`` (the source record number it came from), ``_source`` (file or file#sheet)
+and text columns named as the feed's mapping expects. Each feed is its own ingest run with its
+own accounting; for a feed that groups rows (one order from many invoice lines) ``rows_read``
+counts the groups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from jingzhun.ingest.load import (
+    IngestResult,
+    already_loaded,
+    load_staged,
+    new_run_id,
+    record_run,
+)
+from jingzhun.ingest.mapping import Mapping
+from jingzhun.ingest.pseudonymise import Secrets
+from jingzhun.ingest.read import FileFormat, ProgressFn, StagedFile, sniff, stage
+
+
+def stage_named(con, path: Path, name: str, *, fmt: FileFormat | None = None,
+                progress: ProgressFn | None = None, **sniff_options) -> StagedFile:
+    """Stage ``path`` into temp table ``name`` with the file's header names as columns.
+
+    Malformed lines are kept in ``<name>_malformed`` (``_row``, ``_source``, ``line_text``,
+    ``error``) so that a feed can account for them.
+    """
+    fmt = fmt or sniff(path, **sniff_options)
+    staged = stage(con, path, fmt, progress=progress)
+    renames = ", ".join(f'c{i} AS "{h}"' for i, h in enumerate(staged.columns))
+    con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    con.execute(f'CREATE TEMP TABLE "{name}" AS SELECT _row, _source, {renames} FROM _raw')
+    con.execute(f'DROP TABLE IF EXISTS "{name}_malformed"')
+    con.execute(f'CREATE TEMP TABLE "{name}_malformed" AS SELECT * FROM _malformed')
+    con.execute("DROP TABLE IF EXISTS _raw")
+    return staged
+
+
+def ingest_query(wh, sql: str, table: str, mapping: Mapping, *, source_label: str,
+                 sha256: str, secrets: Secrets, source_name: str | None = None,
+                 malformed_sql: str | None = None) -> IngestResult:
+    """Load the rows of ``sql`` (see module doc) into ``table`` through ``mapping``.
+
+    ``malformed_sql`` (optional) selects malformed lines (``_row``, ``_source``, ``line_text``,
+    ``error``) to quarantine with this feed. Loading the same ``sha256`` into the same table twice
+    loads nothing the second time.
+    """
+    con = wh.con
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    run_id = new_run_id()
+    previous = already_loaded(wh, sha256, table)
+    if previous is not None:
+        result = IngestResult(run_id, source_label, table, sha256, "already_loaded",
+                              rows_read=previous.rows_read, rows_duplicate=previous.rows_read,
+                              source_name=source_name)
+        with wh.transaction():
+            record_run(con, result, started)
+        return result
+    con.execute("DROP TABLE IF EXISTS _feed")
+    con.execute(f"CREATE TEMP TABLE _feed AS {sql}")
+    names = [r[0] for r in con.execute("DESCRIBE _feed").fetchall()
+             if r[0] not in ("_row", "_source")]
+    casts = ", ".join(f'CAST("{n}" AS VARCHAR) AS c{i}' for i, n in enumerate(names))
+    con.execute("DROP TABLE IF EXISTS _raw")
+    con.execute(f"CREATE TEMP TABLE _raw AS SELECT _row, _source, {casts} FROM _feed")
+    con.execute("DROP TABLE _feed")
+    con.execute("DROP TABLE IF EXISTS _malformed")
+    con.execute("CREATE TEMP TABLE _malformed (_row BIGINT, _source VARCHAR, line_text VARCHAR, "
+                "error VARCHAR)")
+    if malformed_sql:
+        con.execute(f"INSERT INTO _malformed {malformed_sql}")
+    staged = StagedFile(Path(source_label), FileFormat("query"), names)
+    staged.rows_staged = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
+    staged.rows_malformed = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
+    return load_staged(wh, staged, table, mapping, sha256=sha256, run_id=run_id,
+                       started_at=started, secrets=secrets, source_label=source_label,
+                       source_name=source_name)
