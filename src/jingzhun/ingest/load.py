@@ -114,6 +114,10 @@ def _resolve_columns(table: Table, mapping: Mapping, staged: StagedFile) -> list
             out.append(_Resolved(name, source_ref(spec.source), spec.source, spec))
         elif spec.const is not None:
             out.append(_Resolved(name, clean.lit(spec.const), f"const {spec.const}", spec))
+        elif spec.number_within is not None:
+            within = ", ".join(source_ref(c) for c in spec.number_within) or "1"
+            expr = f"CAST(row_number() OVER (PARTITION BY {within} ORDER BY _row) AS VARCHAR)"
+            out.append(_Resolved(name, expr, "number within " + "+".join(spec.number_within), spec))
         else:
             parts = [f"coalesce({source_ref(c)}, '')" for c in spec.concat]
             within = ", ".join(source_ref(c) for c in spec.concat)

@@ -10,7 +10,8 @@ Example (``mappings/customers.yaml``)::
       gender: {from: 性别, values: {男: male, 女: female}}
       signup_at: {from: 注册日期, formats: ["%Y/%m/%d", "%Y年%m月%d日"]}
       country: {const: CN}
-      order_id: {concat: [客户编号, 日期], sequence: true}   # derived key
+      order_id: {concat: [客户编号, 日期], sequence: true}   # derived key: "<id>-<date>-<n>"
+      line_no: {number_within: [订单号]}   # 1, 2, ... in file order within each order
       city: {from: 城市, missing: flag}  # quarantine | fill (with `fill:`) | flag
     dedupe: {keep: first}            # or {keep: latest, order_by: <source column>}
 
@@ -54,6 +55,7 @@ class ColumnSpec(_Strict):
     const: Any = None
     concat: list[str] | None = None
     sequence: bool = False
+    number_within: list[str] | None = None
     separator: str = "-"
     formats: list[str] = Field(default_factory=list)
     values: dict[str, str] = Field(default_factory=dict)
@@ -62,9 +64,10 @@ class ColumnSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_origin(self) -> ColumnSpec:
-        origins = [self.source is not None, self.const is not None, self.concat is not None]
+        origins = [self.source is not None, self.const is not None, self.concat is not None,
+                   self.number_within is not None]
         if sum(origins) != 1:
-            raise ValueError("give exactly one of `from`, `const` or `concat`")
+            raise ValueError("give exactly one of `from`, `const`, `concat` or `number_within`")
         if self.missing == "fill" and self.fill is None:
             raise ValueError("`missing: fill` needs a `fill:` value")
         if self.sequence and self.concat is None:
