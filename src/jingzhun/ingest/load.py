@@ -358,8 +358,8 @@ def _write_vault(con, run_id: str, secrets: Secrets, fields: list[str]) -> None:
     selects = ", ".join(
         f"{'_source_customer_id' if f == 'source_customer_id' else _q('_p_' + f)} AS {_q(f)}"
         for f in fields)
-    plain = con.execute(f"SELECT customer_id, {selects} FROM _classified "
-                        f"WHERE _status IN ('load', 'replace')").to_arrow_table()
+    plain = con.sql(f"SELECT customer_id, {selects} FROM _classified "
+                    f"WHERE _status IN ('load', 'replace')").to_arrow_table()
     ids = plain.column("customer_id").to_pylist()
     for f in fields:
         values = plain.column(f).to_pylist()

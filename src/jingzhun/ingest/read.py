@@ -124,17 +124,14 @@ def _detect_encoding(path: Path, sample: bytes) -> str:
             return "utf-16-be"
         raise InputError(f"{path}: looks like a binary file, not text (NUL bytes at the start)",
                          hint="ingest reads CSV/TSV/text (optionally .gz), .xlsx and Parquet")
-    try:
-        # a sample may cut a multi-byte character at its end
-        sample.decode("utf-8") if len(sample) < SAMPLE_BYTES else sample[:-4].decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        sample[: len(sample) - 2].decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError:
-        pass
+    body = sample if len(sample) < SAMPLE_BYTES else sample[: sample.rfind(b"\n") + 1] or sample
+    # the encoding under which the fewest lines have undecodable bytes; those lines are then
+    # quarantined as bad_encoding instead of failing the whole file
+    n_lines = len(body.splitlines()) or 1
+    bad = {enc: _bad_lines(body, enc) for enc in ("utf-8", "gb18030")}
+    enc, n_bad = min(bad.items(), key=lambda kv: kv[1])
+    if n_bad <= max(2, n_lines // 10):
+        return enc
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -142,6 +139,17 @@ def _detect_encoding(path: Path, sample: bytes) -> str:
         raise InputError(f"{path}: looks like a binary file; no text encoding fits its bytes",
                          hint="pass --encoding if you know it")
     return best.encoding
+
+
+def _bad_lines(sample: bytes, encoding: str) -> int:
+    """Number of the sample's lines that hold bytes ``encoding`` cannot decode."""
+    bad = 0
+    for line in sample.splitlines():
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            bad += 1
+    return bad
 
 
 def _detect_delimiter(path: Path, text: str) -> str:
