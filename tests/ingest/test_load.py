@@ -152,7 +152,7 @@ def test_other_encodings(wh, secrets, tmp_path, encoding):
 
 def test_gzip_tsv_xlsx_parquet_and_whitespace(wh, secrets, tmp_path):
     gz = tmp_path / "p.tsv.gz"
-    gz.write_bytes(gzip.compress("product_id\tname\nP1\tA\nP2\tB\n".encode()))
+    gz.write_bytes(gzip.compress(b"product_id\tname\nP1\tA\nP2\tB\n"))
     ws = _write(tmp_path / "p.txt", "product_id   name    list_price\nP3   C   1.5\nP4  D  2\n")
     pq_path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"product_id": ["P5"], "list_price": [3.25]}), pq_path)

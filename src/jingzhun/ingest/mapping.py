@@ -93,21 +93,23 @@ class Mapping(_Strict):
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     dedupe: DedupeRule = Field(default_factory=DedupeRule)
 
-    @model_validator(mode="after")
-    def _known_columns(self) -> Mapping:
-        table = contract.TABLES.get(self.table)
-        if table is None:
-            raise ValueError(f"unknown table {self.table!r}; known: {', '.join(contract.INGESTIBLE)}")
-        known = set(table.column_names) | set(table.personal_fields)
-        for name, spec in self.columns.items():
-            if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                raise ValueError(f"columns.{name}: not a column of {self.table}"
-                                 + (f" (did you mean {close[0]!r}?)" if close else "")
-                                 + f"; columns: {', '.join(sorted(known))}")
-            if name in table.key and spec.missing in ("flag",):
-                raise ValueError(f"columns.{name}: a key column cannot be kept empty (missing: flag)")
-        return self
+
+
+def _contract_problem(m: Mapping) -> tuple[tuple, str] | None:
+    """(location, message) of the first way ``m`` does not fit the data contract, or None."""
+    table = contract.TABLES.get(m.table)
+    if table is None:
+        return ("table",), f"unknown table {m.table!r}; known: {', '.join(contract.INGESTIBLE)}"
+    known = set(table.column_names) | set(table.personal_fields)
+    for name, spec in m.columns.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            return ("columns", name), (
+                f"not a column of {m.table}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                + f"; columns: {', '.join(sorted(known))}")
+        if name in table.key and spec.missing == "flag":
+            return ("columns", name, "missing"), "a key column cannot be kept empty (flag)"
+    return None
 
 
 def _coerce(raw: Any) -> Any:
@@ -131,19 +133,27 @@ def parse_mapping(data: Any, *, origin: str = "<mapping>", text: str | None = No
                               f"but --table {table} was asked for")
         data["table"] = table
     try:
-        return Mapping.model_validate(_coerce(data))
+        mapping = Mapping.model_validate(_coerce(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
-        key = ".".join(loc) or "(top level)"
-        line = _line_of(text, err["loc"]) if text else None
-        where = f"{origin}, line {line}" if line else origin
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             parent = _model_at(loc[:-1])
             close = difflib.get_close_matches(loc[-1], parent, n=1) if parent else []
             msg = f"unknown key {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-        raise ConfigError(f"{where}: {key}: {msg}") from None
+        raise _located(origin, text, err["loc"], msg) from None
+    problem = _contract_problem(mapping)
+    if problem:
+        raise _located(origin, text, *problem)
+    return mapping
+
+
+def _located(origin: str, text: str | None, loc: tuple, msg: str) -> ConfigError:
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    line = _line_of(text, loc) if text else None
+    where = f"{origin}, line {line}" if line else origin
+    return ConfigError(f"{where}: {key}: {msg}")
 
 
 def _model_at(loc: list[str]) -> list[str]:

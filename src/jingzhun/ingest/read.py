@@ -273,7 +273,7 @@ def _stage_excel(con, path: Path, fmt: FileFormat, progress: ProgressFn | None) 
 
 
 def _append_batch(con, batch, n_cols: int, created: bool, pa) -> bool:
-    cols = list(zip(*batch)) if batch else [[] for _ in range(n_cols + 2)]
+    cols = list(zip(*batch, strict=False)) if batch else [[] for _ in range(n_cols + 2)]
     arrays = [pa.array(cols[0], pa.int64()), pa.array(cols[1], pa.string())]
     arrays += [pa.array(c, pa.string()) for c in cols[2:]]
     names = ["_row", "_source"] + [f"c{i}" for i in range(n_cols)]
