@@ -13,13 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from jingzhun.ingest.load import (
-    IngestResult,
-    already_loaded,
-    load_staged,
-    new_run_id,
-    record_run,
-)
+from jingzhun.ingest.load import IngestResult, load_staged, new_run_id, skip_if_loaded
 from jingzhun.ingest.mapping import Mapping
 from jingzhun.ingest.pseudonymise import Secrets
 from jingzhun.ingest.read import FileFormat, ProgressFn, StagedFile, sniff, stage
@@ -54,15 +48,10 @@ def ingest_query(wh, sql: str, table: str, mapping: Mapping, *, source_label: st
     """
     con = wh.con
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    run_id = new_run_id()
-    previous = already_loaded(wh, sha256, table)
-    if previous is not None:
-        result = IngestResult(run_id, source_label, table, sha256, "already_loaded",
-                              rows_read=previous.rows_read, rows_duplicate=previous.rows_read,
+    previous = skip_if_loaded(wh, sha256, table, source_label=source_label,
                               source_name=source_name)
-        with wh.transaction():
-            record_run(con, result, started)
-        return result
+    if previous is not None:
+        return previous
     con.execute("DROP TABLE IF EXISTS _feed")
     con.execute(f"CREATE TEMP TABLE _feed AS {sql}")
     names = [r[0] for r in con.execute("DESCRIBE _feed").fetchall()
@@ -79,6 +68,6 @@ def ingest_query(wh, sql: str, table: str, mapping: Mapping, *, source_label: st
     staged = StagedFile(Path(source_label), FileFormat("query"), names)
     staged.rows_staged = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
     staged.rows_malformed = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
-    return load_staged(wh, staged, table, mapping, sha256=sha256, run_id=run_id,
+    return load_staged(wh, staged, table, mapping, sha256=sha256, run_id=new_run_id(),
                        started_at=started, secrets=secrets, source_label=source_label,
                        source_name=source_name)

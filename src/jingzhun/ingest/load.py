@@ -441,6 +441,23 @@ def already_loaded(wh: Warehouse, sha256: str, table: str) -> IngestResult | Non
     return IngestResult(row[0], row[1], table, sha256, "already_loaded", rows_read=row[2])
 
 
+def skip_if_loaded(wh: Warehouse, sha256: str, table: str, *, source_label: str,
+                   source_name: str | None = None) -> IngestResult | None:
+    """If these bytes were already loaded into ``table``, record an ``already_loaded`` run (all
+    rows counted as duplicates, nothing loaded) and return it; else None."""
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    previous = already_loaded(wh, sha256, table)
+    if previous is None:
+        return None
+    result = IngestResult(new_run_id(), source_label, table, sha256, "already_loaded",
+                          rows_read=previous.rows_read, rows_duplicate=previous.rows_read,
+                          source_name=source_name)
+    with wh.transaction():
+        record_run(wh.con, result, started)
+    log.info("%s: already loaded into %s by run %s", source_label, table, previous.run_id)
+    return result
+
+
 def ingest_file(wh: Warehouse, path: str | Path, table: str, *, mapping: Mapping | None = None,
                 secrets: Secrets | None = None, source_name: str | None = None,
                 progress: Callable[[int], None] | None = None) -> IngestResult:
@@ -470,15 +487,9 @@ def ingest_file(wh: Warehouse, path: str | Path, table: str, *, mapping: Mapping
     fmt = sniff(path, encoding=mapping.file.encoding, delimiter=mapping.file.delimiter,
                 header=mapping.file.header, sheets=tuple(mapping.file.sheets))
     sha = file_sha256(path)
-    previous = already_loaded(wh, sha, table)
+    previous = skip_if_loaded(wh, sha, table, source_label=str(path), source_name=source_name)
     if previous is not None:
-        result = IngestResult(run_id, str(path), table, sha, "already_loaded",
-                              rows_read=previous.rows_read, rows_duplicate=previous.rows_read,
-                              source_name=source_name)
-        with wh.transaction():
-            record_run(wh.con, result, started)
-        log.info("%s: already loaded into %s by run %s", path, table, previous.run_id)
-        return result
+        return previous
     staged = stage(wh.con, path, fmt, progress=progress)
     if staged.rows_staged + staged.rows_malformed == 0:
         log.warning("%s: the file has a header but no data rows", path)
