@@ -16,7 +16,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -108,8 +115,10 @@ def _progress(total_bytes: int, enabled: bool):
     if not enabled or total_bytes < PROGRESS_MIN_BYTES:
         yield None
         return
-    bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                   DownloadColumn(), TimeRemainingColumn(), console=err, transient=True)
+    # DuckDB parses a file in one call, so bytes advance file by file; the spinner and the
+    # elapsed time show that a large file is still being worked on
+    bar = Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
+                   BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True)
     with bar:
         task = bar.add_task("ingesting", total=total_bytes)
         advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
