@@ -251,14 +251,15 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "responses",
-            "one row per campaign, customer, response type and time (time null when the "
-            "source has none)",
-            ("campaign_id", "customer_id", "type", "occurred_at"),
+            "one row per campaign, customer, response type, time and offer (time null when the "
+            "source has none; offer null unless the response names one, e.g. a redeemed coupon)",
+            ("campaign_id", "customer_id", "type", "occurred_at", "offer_id"),
             (
                 _id("campaign_id"),
                 _customer_id(),
                 Column("type", "enum", nullable=False, allowed=RESPONSE_TYPES),
                 Column("occurred_at", "timestamp"),
+                Column("offer_id", "id"),
                 Column("revenue", "decimal"),
             ),
         ),
