@@ -251,3 +251,18 @@ def test_events_need_a_customer_or_an_anonymous_id(wh, secrets, tmp_path):
     r = ingest_file(wh, f, "events", secrets=secrets)
     assert r.rows_loaded == 2
     assert r.quarantine_reasons == {"missing_identity": 1, "bad_json": 1}
+
+
+def test_excel_cells_beyond_the_header_are_quarantined_not_dropped(wh, secrets, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for row in (["product_id", "name"], ["P1", "a"], ["P2", "b", "stray"], [None, None],
+                ["P3", "c"]):
+        wb.active.append(row)
+    xlsx = tmp_path / "p.xlsx"
+    wb.save(xlsx)
+    r = ingest_file(wh, xlsx, "products", secrets=secrets)
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (3, 2, 1)
+    assert _rows(wh, "SELECT row_number, reason_code FROM quarantine") == [(2, "malformed_row")]
+    assert "stray" in _rows(wh, "SELECT raw_value FROM quarantine")[0][0]

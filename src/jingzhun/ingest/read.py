@@ -247,6 +247,8 @@ def _stage_excel(con, path: Path, fmt: FileFormat, progress: ProgressFn | None) 
     for sheet in sheets:
         rows = wb[sheet].iter_rows(values_only=True)
         sheet_header = [_cell_text(v) or "" for v in next(rows, [])]
+        while sheet_header and not sheet_header[-1].strip():
+            sheet_header.pop()  # read-only sheets pad every row to the sheet's widest
         if header is None:
             header = _unique_names(sheet_header)
         elif _unique_names(sheet_header) != header:
@@ -255,17 +257,25 @@ def _stage_excel(con, path: Path, fmt: FileFormat, progress: ProgressFn | None) 
         source = f"{path.name}#{sheet}" if len(sheets) > 1 else path.name
         batch: list[list[str | None]] = []
         row_no = 0
+        malformed = []
         for values in rows:
             row_no += 1
-            texts = [_cell_text(v) for v in values[: len(header)]]
-            if all(t is None for t in texts) and all(v is None for v in values):
+            texts = [_cell_text(v) for v in values]
+            if all(t is None for t in texts):
                 continue  # Excel's trailing empty rows are not records
-            texts += [None] * (len(header) - len(texts))
+            if any(t is not None for t in texts[len(header):]):
+                line = "\t".join("" if t is None else t for t in texts)
+                malformed.append((row_no, source, line, f"TOO MANY COLUMNS: Expected Number "
+                                  f"of Columns: {len(header)} Found: {len(texts)}"))
+                continue
+            texts = texts[: len(header)] + [None] * (len(header) - len(texts))
             batch.append([row_no, source, *texts])
             if len(batch) >= 50_000:
                 created = _append_batch(con, batch, len(header), created, pa)
                 batch = []
         created = _append_batch(con, batch, len(header), created, pa)
+        if malformed:
+            con.executemany("INSERT INTO _malformed VALUES (?, ?, ?, ?)", malformed)
     wb.close()
     if progress:
         progress(path.stat().st_size)
