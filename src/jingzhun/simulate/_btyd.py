@@ -436,9 +436,10 @@ def simulate_responses(rng: np.random.Generator, cfg: dict, camp: dict,
              (visit, "visit", t_click + rng.uniform(10, 60, treated.size) / 604800.0),
              (unsub, "unsubscribe", t_unsub)]
     frames = [pd.DataFrame({"customer_id": ids[treated[m]], "type": kind,
-                            "occurred_at": t[m], "revenue": ""}) for m, kind, t in parts]
+                            "occurred_at": t[m], "offer_id": "", "revenue": ""})
+              for m, kind, t in parts]
     frames.append(pd.DataFrame({"customer_id": ids[c[conv]], "type": "conversion",
-                                "occurred_at": week[conv],
+                                "occurred_at": week[conv], "offer_id": "",
                                 "revenue": money(orders["total"].to_numpy()[conv])}))
     resp = pd.concat(frames, ignore_index=True)
     resp.insert(0, "campaign_id", cfg["campaign_id"])
