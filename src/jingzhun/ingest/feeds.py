@@ -11,10 +11,18 @@ counts the groups.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
-from jingzhun.ingest.load import IngestResult, load_staged, new_run_id, skip_if_loaded
-from jingzhun.ingest.mapping import Mapping
+from jingzhun.ingest.load import (
+    IngestResult,
+    already_loaded,
+    file_sha256,
+    load_staged,
+    new_run_id,
+    skip_if_loaded,
+)
+from jingzhun.ingest.mapping import Mapping, parse_mapping
 from jingzhun.ingest.pseudonymise import Secrets
 from jingzhun.ingest.read import FileFormat, ProgressFn, StagedFile, sniff, stage
 
@@ -71,3 +79,35 @@ def ingest_query(wh, sql: str, table: str, mapping: Mapping, *, source_label: st
     return load_staged(wh, staged, table, mapping, sha256=sha256, run_id=new_run_id(),
                        started_at=started, secrets=secrets, source_label=source_label,
                        source_name=source_name)
+
+
+def run_feeds(wh, path: Path, feeds: list[tuple[str, str, bool]], mappings: dict[str, dict], *,
+              source_name: str, staged_name: str, stage: Callable[[], None], secrets: Secrets,
+              progress: ProgressFn | None = None) -> list[IngestResult]:
+    """Stage one file with ``stage()`` (skipped when every feed already loaded these bytes), then
+    load each feed ``(table, sql, with_malformed)`` through ``mappings[table]``.
+
+    ``with_malformed`` feeds (one row per raw record) also quarantine the lines that could not be
+    read (``<staged_name>_malformed``). The staged tables (and a view ``<staged_name>_v``) are
+    dropped at the end, also on error.
+    """
+    sha = file_sha256(path)
+    con = wh.con
+    try:
+        if any(already_loaded(wh, sha, table) is None for table, _, _ in feeds):
+            stage()
+        elif progress:
+            progress(path.stat().st_size)
+        malformed = f'SELECT _row, _source, line_text, error FROM "{staged_name}_malformed"'
+        results = []
+        for table, sql, with_malformed in feeds:
+            mapping = parse_mapping({"table": table, **mappings[table]},
+                                    origin=f"{source_name}:{table}")
+            results.append(ingest_query(
+                wh, sql, table, mapping, source_label=str(path), sha256=sha, secrets=secrets,
+                source_name=source_name, malformed_sql=malformed if with_malformed else None))
+    finally:
+        con.execute(f'DROP VIEW IF EXISTS "{staged_name}_v"')
+        con.execute(f'DROP TABLE IF EXISTS "{staged_name}"')
+        con.execute(f'DROP TABLE IF EXISTS "{staged_name}_malformed"')
+    return results

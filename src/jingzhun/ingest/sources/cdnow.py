@@ -35,17 +35,13 @@ Lines that cannot be split into the expected columns are quarantined (``malforme
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from jingzhun.errors import InputError
-from jingzhun.ingest.feeds import ingest_query, stage_named
-from jingzhun.ingest.load import IngestResult, already_loaded, file_sha256
-from jingzhun.ingest.mapping import parse_mapping
+from jingzhun.ingest.feeds import run_feeds, stage_named
+from jingzhun.ingest.load import IngestResult
 from jingzhun.ingest.read import WHITESPACE, ProgressFn
 from jingzhun.ingest.sources import Source
-
-log = logging.getLogger(__name__)
 
 _STAGED = "_cdnow"
 #: column names of the two file forms (the master's header names; the sample has no header)
@@ -149,37 +145,16 @@ def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> li
     """
     path = Path(path)
     header, columns = _form(path)
-    sha = file_sha256(path)
-    feeds = _feeds()
-    con = wh.con
-    staged = False
-    try:
-        if any(already_loaded(wh, sha, table) is None for table, _, _ in feeds):
-            stage_named(con, path, _STAGED, delimiter=WHITESPACE, header=header,
-                        progress=progress)
-            raw = [r[0] for r in con.execute(f"DESCRIBE {_STAGED}").fetchall()][2:]
-            names = ", ".join(f'"{r}" AS {c}' for r, c in zip(raw, columns, strict=True))
-            con.execute(f"CREATE OR REPLACE TEMP VIEW _cdnow_v AS "
-                        f"SELECT _row, _source, {names} FROM {_STAGED}")
-            staged = True
-        elif progress:
-            progress(path.stat().st_size)
-        malformed = f"SELECT _row, _source, line_text, error FROM {_STAGED}_malformed"
-        results = []
-        for table, sql, with_malformed in feeds:
-            mapping = parse_mapping({"table": table, **_MAPPINGS[table]},
-                                    origin=f"cdnow:{table}")
-            results.append(ingest_query(
-                wh, sql, table, mapping, source_label=str(path), sha256=sha, secrets=secrets,
-                source_name="cdnow", malformed_sql=malformed if with_malformed else None))
-    finally:
-        if staged:
-            con.execute("DROP VIEW IF EXISTS _cdnow_v")
-            con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
-            con.execute(f"DROP TABLE IF EXISTS {_STAGED}_malformed")
-    for r in results:
-        log.info("cdnow %s: %s", r.table, r)
-    return results
+
+    def stage() -> None:
+        stage_named(wh.con, path, _STAGED, delimiter=WHITESPACE, header=header, progress=progress)
+        raw = [r[0] for r in wh.con.execute(f"DESCRIBE {_STAGED}").fetchall()][2:]
+        names = ", ".join(f'"{r}" AS {c}' for r, c in zip(raw, columns, strict=True))
+        wh.con.execute(f"CREATE OR REPLACE TEMP VIEW {_STAGED}_v AS "
+                       f"SELECT _row, _source, {names} FROM {_STAGED}")
+
+    return run_feeds(wh, path, _feeds(), _MAPPINGS, source_name="cdnow", staged_name=_STAGED,
+                     stage=stage, secrets=secrets, progress=progress)
 
 
 SOURCE = Source(

@@ -30,17 +30,13 @@ got no e-mail:
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from jingzhun.errors import InputError
-from jingzhun.ingest.feeds import ingest_query, stage_named
-from jingzhun.ingest.load import IngestResult, already_loaded, file_sha256
-from jingzhun.ingest.mapping import parse_mapping
+from jingzhun.ingest.feeds import run_feeds, stage_named
+from jingzhun.ingest.load import IngestResult
 from jingzhun.ingest.read import ProgressFn
 from jingzhun.ingest.sources import Source
-
-log = logging.getLogger(__name__)
 
 CAMPAIGN_ID = "hillstrom_2008"
 CAMPAIGN_NAME = "MineThatData e-mail test (Hillstrom, 2008): Mens vs Womens e-mail vs none"
@@ -125,37 +121,19 @@ def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> li
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file", hint=f"PATH is {SOURCE.path_hint}")
-    sha = file_sha256(path)
-    feeds = _feeds()
-    con = wh.con
-    staged = False
-    try:
-        if any(already_loaded(wh, sha, table) is None for table, _ in feeds):
-            found = stage_named(con, path, _STAGED, progress=progress).columns
-            missing = [c for c in _COLUMNS if c not in found]
-            if missing:
-                raise InputError(f"{path}: not the Hillstrom file: missing column(s) "
-                                 f"{', '.join(missing)}; columns found: {', '.join(found)}",
-                                 hint=f"PATH is {SOURCE.path_hint}")
-            staged = True
-        elif progress:
-            progress(path.stat().st_size)
-        malformed = f"SELECT _row, _source, line_text, error FROM {_STAGED}_malformed"
-        results = []
-        for table, sql in feeds:
-            mapping = parse_mapping({"table": table, **_MAPPINGS[table]},
-                                    origin=f"hillstrom:{table}")
-            # per-customer feeds account for lines that could not be read
-            per_row = table in ("customers", "sends")
-            results.append(ingest_query(
-                wh, sql, table, mapping, source_label=str(path), sha256=sha, secrets=secrets,
-                source_name="hillstrom", malformed_sql=malformed if per_row else None))
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
-        con.execute(f"DROP TABLE IF EXISTS {_STAGED}_malformed")
-    if not staged:
-        log.info("hillstrom: %s already loaded", path)
-    return results
+
+    def stage() -> None:
+        found = stage_named(wh.con, path, _STAGED, progress=progress).columns
+        missing = [c for c in _COLUMNS if c not in found]
+        if missing:
+            raise InputError(f"{path}: not the Hillstrom file: missing column(s) "
+                             f"{', '.join(missing)}; columns found: {', '.join(found)}",
+                             hint=f"PATH is {SOURCE.path_hint}")
+
+    # per-customer feeds account for lines that could not be read
+    feeds = [(table, sql, table in ("customers", "sends")) for table, sql in _feeds()]
+    return run_feeds(wh, path, feeds, _MAPPINGS, source_name="hillstrom", staged_name=_STAGED,
+                     stage=stage, secrets=secrets, progress=progress)
 
 
 SOURCE = Source(

@@ -41,9 +41,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from jingzhun.errors import InputError
-from jingzhun.ingest.feeds import ingest_query, stage_named
-from jingzhun.ingest.load import IngestResult, already_loaded, file_sha256
-from jingzhun.ingest.mapping import parse_mapping
+from jingzhun.ingest.feeds import run_feeds, stage_named
+from jingzhun.ingest.load import IngestResult
 from jingzhun.ingest.read import ProgressFn
 from jingzhun.ingest.sources import Source
 
@@ -141,30 +140,18 @@ def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> li
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file", hint=f"PATH is {SOURCE.path_hint}")
-    sha = file_sha256(path)
-    feeds = _feeds()
-    con = wh.con
-    try:
-        if any(already_loaded(wh, sha, table) is None for table, _ in feeds):
-            found = stage_named(con, path, _STAGED, sheets=("*",), progress=progress).columns
-            missing = [c for c in _COLUMNS if c not in found]
-            if missing:
-                raise InputError(f"{path}: not an Online Retail II workbook: missing column(s) "
-                                 f"{', '.join(missing)}; columns found: {', '.join(found)}",
-                                 hint=f"PATH is {SOURCE.path_hint}")
-        elif progress:
-            progress(path.stat().st_size)
-        results = []
-        for table, sql in feeds:
-            mapping = parse_mapping({"table": table, **_MAPPINGS[table]},
-                                    origin=f"online_retail:{table}")
-            results.append(ingest_query(
-                wh, sql, table, mapping, source_label=str(path), sha256=sha, secrets=secrets,
-                source_name="online_retail"))
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
-        con.execute(f"DROP TABLE IF EXISTS {_STAGED}_malformed")
-    return results
+
+    def stage() -> None:
+        found = stage_named(wh.con, path, _STAGED, sheets=("*",), progress=progress).columns
+        missing = [c for c in _COLUMNS if c not in found]
+        if missing:
+            raise InputError(f"{path}: not an Online Retail II workbook: missing column(s) "
+                             f"{', '.join(missing)}; columns found: {', '.join(found)}",
+                             hint=f"PATH is {SOURCE.path_hint}")
+
+    feeds = [(table, sql, False) for table, sql in _feeds()]
+    return run_feeds(wh, path, feeds, _MAPPINGS, source_name="online_retail",
+                     staged_name=_STAGED, stage=stage, secrets=secrets, progress=progress)
 
 
 SOURCE = Source(
