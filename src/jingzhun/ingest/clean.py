@@ -92,6 +92,11 @@ def parse_json(s: str) -> str:
     return f"CASE WHEN json_valid({s}) THEN CAST({s} AS JSON) END"
 
 
+def has_offset(s: str) -> str:
+    """Whether text ``s`` ends in an explicit UTC offset (``Z``, ``+08:00``, ``-0500``)."""
+    return f"regexp_matches({s}, '(Z|[+-]\\d\\d:?\\d\\d)$')"
+
+
 def parse_timestamp(s: str, formats: list[str] | tuple[str, ...] = (),
                     timezone: str = "UTC") -> str:
     """Typed UTC TIMESTAMP of text ``s``.
@@ -100,17 +105,22 @@ def parse_timestamp(s: str, formats: list[str] | tuple[str, ...] = (),
     serial days. Naive values are read in ``timezone`` and converted to UTC; values with an
     explicit offset or ``Z`` are converted from that offset.
     """
-    fmts = "[" + ", ".join(lit(f) for f in (*formats, *DEFAULT_DATE_FORMATS)) + "]"
-    has_offset = f"regexp_matches({s}, '(Z|[+-]\\d\\d:?\\d\\d)$')"
+    iso = f"TRY_CAST({s} AS TIMESTAMP)"
+    defaults = "[" + ", ".join(lit(f) for f in DEFAULT_DATE_FORMATS) + "]"
     aware = f"timezone('UTC', TRY_CAST({s} AS TIMESTAMPTZ))"
     serial = f"TRY_CAST({s} AS DOUBLE)"
     excel = (f"CASE WHEN regexp_matches({s}, '^\\d{{5}}(\\.\\d+)?$') AND {serial} BETWEEN 21916 "
              f"AND 73051 THEN make_timestamp(CAST(({serial} * 86400 + {_EXCEL_EPOCH_S}) "
              f"* 1000000 AS BIGINT)) END")
-    naive = f"coalesce(try_strptime({s}, {fmts}), TRY_CAST({s} AS TIMESTAMP), {excel})"
+    # CASE, not coalesce, so that the slow format list runs only on what ISO did not parse
+    naive = (f"CASE WHEN {iso} IS NOT NULL THEN {iso} "
+             f"ELSE coalesce(try_strptime({s}, {defaults}), {excel}) END")
+    if formats:
+        declared = "[" + ", ".join(lit(f) for f in formats) + "]"
+        naive = f"coalesce(try_strptime({s}, {declared}), {naive})"
     if timezone.upper() != "UTC":
         naive = f"timezone('UTC', timezone({lit(timezone)}, {naive}))"
-    return f"CASE WHEN {has_offset} THEN {aware} ELSE {naive} END"
+    return f"CASE WHEN {has_offset(s)} THEN {aware} ELSE {naive} END"
 
 
 def map_values(s: str, values: dict[str, str], column: str) -> str:

@@ -116,13 +116,13 @@ def _resolve_columns(table: Table, mapping: Mapping, staged: StagedFile) -> list
             out.append(_Resolved(name, clean.lit(spec.const), f"const {spec.const}", spec))
         elif spec.number_within is not None:
             within = ", ".join(source_ref(c) for c in spec.number_within) or "1"
-            expr = f"CAST(row_number() OVER (PARTITION BY {within} ORDER BY _row) AS VARCHAR)"
+            expr = f"CAST(row_number() OVER (PARTITION BY {within} ORDER BY _rid) AS VARCHAR)"
             out.append(_Resolved(name, expr, "number within " + "+".join(spec.number_within), spec))
         else:
             parts = [f"coalesce({source_ref(c)}, '')" for c in spec.concat]
             within = ", ".join(source_ref(c) for c in spec.concat)
             if spec.sequence:
-                seq = f"CAST(row_number() OVER (PARTITION BY {within or 1} ORDER BY _row) AS VARCHAR)"
+                seq = f"CAST(row_number() OVER (PARTITION BY {within or 1} ORDER BY _rid) AS VARCHAR)"
                 parts = [*parts, seq] if parts else [seq]
             sep = clean.lit(spec.separator)
             expr = f" || {sep} || ".join(parts) if parts else "NULL"
@@ -144,10 +144,10 @@ def _missing_column(staged: StagedFile, name: str, table: Table) -> InputError:
 
 
 # -- typed select ---------------------------------------------------------------------------
-def _typed_expr(col: Column, r: str, spec: ColumnSpec | None, timezone: str) -> str:
+def _typed_expr(col: Column, r: str, spec: ColumnSpec | None) -> str:
     formats = spec.formats if spec else []
     if col.kind == "timestamp":
-        return clean.parse_timestamp(r, formats, timezone)
+        return clean.parse_timestamp(r, formats)  # local -> UTC later, in _localise
     if col.kind == "decimal":
         return clean.parse_decimal(r)
     if col.kind == "integer":
@@ -170,144 +170,194 @@ def _problem(column: str, code: str, raw: str, cond: str) -> str:
             f"'raw': CAST({raw} AS VARCHAR)}} END")
 
 
-def _column_sql(col: Column, res: _Resolved, mapping: Mapping,
-                secrets: Secrets) -> tuple[str, list[str], list[str]]:
-    """(typed expression, problem expressions, flag expressions) of one canonical column."""
-    spec = res.spec
-    r = res.raw_sql
-    typed = _typed_expr(col, r, spec, mapping.timezone)
+def _column_sql(col: Column, res: _Resolved, spec: ColumnSpec | None,
+                secrets: Secrets) -> tuple[str, str, list[str], list[str]]:
+    """SQL of one canonical column: (typed value over its raw text ``_r_<name>``, the stored
+    value over the typed ``<name>``, problem expressions, flag expressions)."""
+    r, v = _q("_r_" + col.name), _q(col.name)
+    typed = _typed_expr(col, r, spec)
     problems: list[str] = []
     flags: list[str] = []
     if col.kind in _BAD_CODE:
-        problems.append(_problem(col.name, _BAD_CODE[col.kind], r,
-                                 f"{r} IS NOT NULL AND ({typed}) IS NULL"))
+        problems.append(_problem(col.name, _BAD_CODE[col.kind], r, f"{r} IS NOT NULL AND {v} IS NULL"))
     if col.kind == "timestamp":
-        problems.append(_problem(col.name, "out_of_range", r,
-                                 f"NOT (({typed}) BETWEEN TIMESTAMP '1900-01-01' "
-                                 f"AND TIMESTAMP '2100-12-31')"))
+        problems.append(_problem(col.name, "out_of_range", r, f"NOT ({v} BETWEEN TIMESTAMP '1900-01-01' "
+                                                              f"AND TIMESTAMP '2100-12-31')"))
     if col.allowed:
         allowed = ", ".join(clean.lit(a) for a in col.allowed)
-        problems.append(_problem(col.name, "unknown_value", r, f"NOT (({typed}) IN ({allowed}))"))
+        problems.append(_problem(col.name, "unknown_value", r, f"NOT ({v} IN ({allowed}))"))
     if col.min_value is not None:
-        problems.append(_problem(col.name, "out_of_range", r, f"({typed}) < {col.min_value}"))
+        problems.append(_problem(col.name, "out_of_range", r, f"{v} < {col.min_value}"))
     if col.max_value is not None:
-        problems.append(_problem(col.name, "out_of_range", r, f"({typed}) > {col.max_value}"))
+        problems.append(_problem(col.name, "out_of_range", r, f"{v} > {col.max_value}"))
     # a nullable key part may be empty (responses.occurred_at when the source has no time)
     policy = spec.missing if spec and spec.missing else ("quarantine" if not col.nullable else None)
     if policy == "fill":
-        fill_typed = _typed_expr(col, clean.lit(spec.fill), spec, "UTC")
+        fill_typed = _typed_expr(col, clean.lit(spec.fill), spec)
         typed = f"CASE WHEN {r} IS NULL THEN {fill_typed} ELSE {typed} END"
     elif policy == "flag":
         flags.append(f"CASE WHEN {r} IS NULL THEN {clean.lit(col.name + ':missing')} END")
     elif policy == "quarantine":
         problems.append(_problem(col.name, "missing_required", "NULL", f"{r} IS NULL"))
-    if col.pseudonymised:
-        typed = secrets.pseudonym_sql(typed)
-    return typed, problems, flags
+    stored = secrets.pseudonym_sql(v) if col.pseudonymised else v
+    return typed, stored, problems, flags
 
 
 def _cleaned_raw(staged: StagedFile) -> str:
     """``_raw`` plus ``r<i>``: the trimmed, null-token-free text of each ``c<i>``, computed once
     (every parse and check of a column reads it; repeating the expression cost 4x the time)."""
     cleaned = ", ".join(f"{clean.raw_text(f'c{i}')} AS r{i}" for i in range(len(staged.columns)))
-    return f"(SELECT *, {cleaned} FROM _raw)" if cleaned else "_raw"
+    return f"(SELECT rowid AS _rid, *, {cleaned} FROM _raw)" if cleaned else \
+        "(SELECT rowid AS _rid, * FROM _raw)"
 
 
 def _build_typed(con, table: Table, mapping: Mapping, staged: StagedFile,
                  secrets: Secrets) -> list[_Resolved]:
+    """Create ``_typed``: raw columns, typed canonical values, personal fields, problems, flags.
+
+    Three nested steps so each expression runs once per row: the raw text of each canonical
+    column (``_r_<name>``), its typed value, then checks and pseudonyms over those.
+    """
     resolved = _resolve_columns(table, mapping, staged)
-    selects, problems, flags = [], [], []
+    raw_texts = [f"{res.raw_sql} AS {_q('_r_' + res.name)}" for res in resolved]
+    typed_cols, stored, problems, flags = [], [], [], []
     for res in resolved:
+        r = _q("_r_" + res.name)
         if res.name in table.personal_fields:
-            selects.append(f"{res.raw_sql} AS {_q('_p_' + res.name)}")
+            stored.append(f"{r} AS {_q('_p_' + res.name)}")
             continue
-        typed, probs, fl = _column_sql(table.column(res.name), res, mapping, secrets)
-        selects.append(f"{typed} AS {_q(res.name)}")
+        col = table.column(res.name)
+        typed, value, probs, fl = _column_sql(col, res, res.spec, secrets)
+        typed_cols.append(f"{typed} AS {_q(col.name)}")
+        stored.append(f"{value} AS {_q(col.name)}")
+        if col.kind == "timestamp" and _is_local(mapping):
+            stored.append(f"NOT coalesce({clean.has_offset(r)}, false) AS {_q('_local_' + col.name)}")
         problems += probs
         flags += fl
     if table.one_of:
-        cond = " AND ".join(f"{r.raw_sql} IS NULL" for r in resolved if r.name in table.one_of)
+        cond = " AND ".join(f"{_q('_r_' + n)} IS NULL" for n in table.one_of)
         problems.append(_problem("/".join(table.one_of), "missing_identity", "NULL", cond))
     raw_cols = [f"c{i}" for i in range(len(staged.columns))]
     bad_enc = " OR ".join(f"contains({c}, '\ufffd')" for c in raw_cols) or "false"
-    problems.append(_problem("(row)", "bad_encoding", "NULL", bad_enc))
-    src_id = next((r.raw_sql for r in resolved if r.name == "customer_id"), "NULL")
+    problems.append(_problem("(row)", "bad_encoding", "NULL", "_bad_enc"))
+    src_id = _q("_r_customer_id") if "customer_id" in table.column_map else "NULL"
     problem_list = "list_filter([" + ", ".join(problems) + "], lambda p: p IS NOT NULL)"
     flag_sql = (f"NULLIF(concat_ws(',', {', '.join(flags)}), '')" if flags else "NULL")
+    raw_list = ", ".join(raw_cols) or "NULL"
+    inner = (f"SELECT _rid, _row, _source, hash({raw_list}) AS _rawhash, "
+             f"{_order_key(table, mapping, staged)} AS _order_key, {bad_enc} AS _bad_enc, "
+             f"{', '.join(raw_texts)} FROM {_cleaned_raw(staged)}")
+    mid = f"SELECT *, {', '.join(typed_cols)} FROM ({inner})"
     con.execute("DROP TABLE IF EXISTS _typed")
     con.execute(
-        f"CREATE TEMP TABLE _typed AS SELECT _row, _source, {', '.join(raw_cols)}, "
-        f"{', '.join(selects)}, {src_id} AS _source_customer_id, "
-        f"{problem_list} AS _problems, {flag_sql} AS dq_flags FROM {_cleaned_raw(staged)}"
+        f"CREATE TEMP TABLE _typed AS SELECT _rid, _row, _source, _rawhash, _order_key, "
+        f"{', '.join(stored)}, {src_id} AS _source_customer_id, {problem_list} AS _problems, "
+        f"{flag_sql} AS dq_flags FROM ({mid})"
     )
+    if _is_local(mapping):
+        for col in table.columns:
+            if col.kind == "timestamp":
+                _localise(con, col.name, mapping.timezone)
     return resolved
 
 
+def _is_local(mapping: Mapping) -> bool:
+    return mapping.timezone.upper() != "UTC"
+
+
+def _localise(con, column: str, timezone: str) -> None:
+    """Convert ``_typed.<column>`` from local time in ``timezone`` to UTC where the raw value had
+    no offset of its own.
+
+    The zone's offset is looked up once per distinct quarter-hour of the data (ICU's time-zone
+    conversion per row cost ~3 s per million rows; offsets change only at transitions, which
+    fall on quarter-hours).
+    """
+    c, local = _q(column), _q("_local_" + column)
+    bucket = f"time_bucket(INTERVAL 15 MINUTE, {c})"
+    con.execute("DROP TABLE IF EXISTS _tz")
+    con.execute(f"CREATE TEMP TABLE _tz AS SELECT q, timezone('UTC', timezone({clean.lit(timezone)}, q)) "
+                f"- q AS shift FROM (SELECT DISTINCT {bucket} AS q FROM _typed "
+                f"WHERE {local} AND {c} IS NOT NULL)")
+    con.execute(f"UPDATE _typed SET {c} = {c} + _tz.shift FROM _tz "
+                f"WHERE {local} AND {bucket} = _tz.q")
+    con.execute(f"ALTER TABLE _typed DROP COLUMN {local}")
+    con.execute("DROP TABLE _tz")
+
+
 # -- classification -------------------------------------------------------------------------
-def _classify(con, table: Table, mapping: Mapping, staged: StagedFile, exists_sql: str) -> None:
-    """Give each staged row a ``_status``: load | replace | duplicate | quarantine (+ code)."""
-    raw_cols = ", ".join(f"c{i}" for i in range(len(staged.columns))) or "_row"
-    key = ", ".join(_q(k) for k in table.key)
+def _order_key(table: Table, mapping: Mapping, staged: StagedFile) -> str:
+    """SQL of what ``keep: latest`` orders a key's rows by (NULL when file order decides)."""
+    ob = mapping.dedupe.order_by
+    if mapping.dedupe.keep != "latest" or not ob:
+        return "NULL"
+    if ob in table.column_names:
+        return _typed_expr(table.column(ob), _q("_r_" + ob), mapping.columns.get(ob))
+    by_norm = {normalise_header(h): i for i, h in enumerate(staged.columns)}
+    i = by_norm.get(normalise_header(ob))
+    if i is None:
+        raise _missing_column(staged, ob, table)
+    return f"r{i}"
+
+
+def _classify(con, table: Table, mapping: Mapping, staged: StagedFile) -> None:
+    """Fill ``_status`` (``_rid`` -- the staged row's id --, ``_status``, ``_conflict``) for every
+    staged row that is not simply loaded: duplicate | quarantine | replace (loaded, replacing a
+    warehouse row).
+
+    Each step looks only at the rows that can be affected (rows sharing a raw hash, keys seen
+    twice, keys already in the warehouse), so a clean file costs a few hash aggregates.
+    """
+    key_cols = [_q(k) for k in table.key]
+    key = ", ".join(key_cols)
     content = ", ".join(_q(c) for c in table.column_names)
     latest = mapping.dedupe.keep == "latest"
-    order = "_row"
-    if latest and mapping.dedupe.order_by:
-        ob = mapping.dedupe.order_by
-        if ob in table.column_names:
-            order = f"{_q(ob)} DESC NULLS LAST, _row DESC"
-        else:
-            by_norm = {normalise_header(h): i for i, h in enumerate(staged.columns)}
-            i = by_norm.get(normalise_header(ob))
-            if i is None:
-                raise _missing_column(staged, ob, table)
-            order = f"c{i} DESC NULLS LAST, _row DESC"
-    elif latest:
-        order = "_row DESC"
-    exact = (f"row_number() OVER (PARTITION BY {raw_cols} ORDER BY _row) > 1"
-             if mapping.dedupe.exact_duplicates == "drop" else "false")
-    conflict_status = "'duplicate'" if latest else "'quarantine'"
-    key_match = " AND ".join(f"t.{_q(k)} IS NOT DISTINCT FROM c.{_q(k)}" for k in table.key)
-    same = " AND ".join(f"t.{_q(c)} IS NOT DISTINCT FROM c.{_q(c)}" for c in table.column_names)
-    con.execute("DROP TABLE IF EXISTS _classified")
+    on_key = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in key_cols)
+    open_rows = "FROM _typed WHERE _rid NOT IN (SELECT _rid FROM _status)"
+    con.execute("DROP TABLE IF EXISTS _status")
+    con.execute("CREATE TEMP TABLE _status (_rid BIGINT, _status VARCHAR, _conflict VARCHAR)")
+    raw_cols = ", ".join(f"c{i}" for i in range(len(staged.columns)))
+    if mapping.dedupe.exact_duplicates == "drop" and raw_cols:
+        # exact copies: same raw text in every column (hash first, then the text itself)
+        con.execute(f"""
+            INSERT INTO _status SELECT _rid, 'duplicate', NULL FROM (
+                SELECT rowid AS _rid,
+                       row_number() OVER (PARTITION BY {raw_cols} ORDER BY rowid) AS n
+                FROM _raw WHERE rowid IN (SELECT _rid FROM _typed WHERE _rawhash IN (
+                    SELECT _rawhash FROM _typed GROUP BY 1 HAVING count(*) > 1)))
+            WHERE n > 1""")
+    con.execute(f"INSERT INTO _status SELECT _rid, 'quarantine', NULL {open_rows} "
+                f"AND len(_problems) > 0")
+    order = "_order_key DESC NULLS LAST, _rid DESC" if latest else "_rid"
+    conflict = "'duplicate'" if latest else "'quarantine'"
+    conflict_code = "NULL" if latest else "'duplicate_key_conflict'"
     con.execute(f"""
-        CREATE TEMP TABLE _classified AS
-        WITH a AS (
-            SELECT *, {exact} AS _exact_dup FROM _typed
-        ), b AS (
-            SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {order}) AS _rank,
-                   hash({content}) AS _content_hash
-            FROM a WHERE NOT _exact_dup AND len(_problems) = 0
-        ), c AS (
-            SELECT *, first_value(_content_hash) OVER (PARTITION BY {key} ORDER BY _rank)
-                      = _content_hash AS _same_as_kept
-            FROM b
-        ), d AS (
-            SELECT c.*,
-                   {exists_sql.format(key_match=key_match)} AS _in_wh,
-                   {exists_sql.format(key_match=key_match + ' AND ' + same)} AS _same_in_wh
-            FROM c
-        )
-        SELECT d.* EXCLUDE (_rank, _content_hash, _same_as_kept, _in_wh, _same_in_wh),
-               CASE WHEN _rank > 1 AND _same_as_kept THEN 'duplicate'
-                    WHEN _rank > 1 THEN {conflict_status}
-                    WHEN _same_in_wh THEN 'duplicate'
-                    WHEN _in_wh AND {str(latest).lower()} THEN 'replace'
-                    WHEN _in_wh THEN 'quarantine'
-                    ELSE 'load' END AS _status,
-               CASE WHEN (_rank > 1 AND NOT _same_as_kept AND NOT {str(latest).lower()})
-                         OR (_rank = 1 AND _in_wh AND NOT _same_in_wh
-                             AND NOT {str(latest).lower()})
-                    THEN 'duplicate_key_conflict' END AS _conflict
-        FROM d
-        UNION ALL BY NAME
-        SELECT *, CASE WHEN _exact_dup THEN 'duplicate' ELSE 'quarantine' END AS _status,
-               NULL AS _conflict
-        FROM a WHERE _exact_dup OR len(_problems) > 0
-    """)
+        INSERT INTO _status
+        WITH v AS (SELECT * {open_rows}),
+             multi AS (SELECT {key} FROM v GROUP BY ALL HAVING count(*) > 1),
+             ranked AS (
+                SELECT _rid, row_number() OVER w AS rank, hash({content}) AS h,
+                       first_value(hash({content})) OVER w AS kept_h
+                FROM v a SEMI JOIN multi b ON {on_key}
+                WINDOW w AS (PARTITION BY {key} ORDER BY {order}))
+        SELECT _rid, CASE WHEN h = kept_h THEN 'duplicate' ELSE {conflict} END,
+               CASE WHEN h <> kept_h THEN {conflict_code} END
+        FROM ranked WHERE rank > 1""")
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(table.name)} LIMIT 1)").fetchone()[0]:
+        same = " AND ".join(f"a.{_q(c)} IS NOT DISTINCT FROM b.{_q(c)}" for c in table.column_names)
+        con.execute(f"""
+            INSERT INTO _status
+            SELECT a._rid, CASE WHEN {same} THEN 'duplicate' WHEN {str(latest).lower()}
+                                THEN 'replace' ELSE 'quarantine' END,
+                   CASE WHEN NOT ({same}) THEN {conflict_code} END
+            FROM (SELECT * {open_rows}) a JOIN {_q(table.name)} b ON {on_key}""")
+
+
+_LOADED = "_rid NOT IN (SELECT _rid FROM _status WHERE _status <> 'replace')"
 
 
 def _record_json(staged: StagedFile) -> str:
-    pairs = ", ".join(f"{clean.lit(h)}, c{i}" for i, h in enumerate(staged.columns))
+    pairs = ", ".join(f"{clean.lit(h)}, r.c{i}" for i, h in enumerate(staged.columns))
     return f"json_object({pairs})" if pairs else "'{}'"
 
 
@@ -315,11 +365,10 @@ def _write(con, table: Table, staged: StagedFile, run_id: str, secrets: Secrets,
            resolved: list[_Resolved]) -> None:
     cols = ", ".join(_q(c) for c in table.column_names)
     keys = " AND ".join(f"t.{_q(k)} IS NOT DISTINCT FROM r.{_q(k)}" for k in table.key)
-    con.execute(f"DELETE FROM {_q(table.name)} t WHERE EXISTS (SELECT 1 FROM _classified r "
-                f"WHERE r._status = 'replace' AND {keys})")
+    con.execute(f"DELETE FROM {_q(table.name)} t WHERE EXISTS (SELECT 1 FROM _typed r "
+                f"JOIN _status s USING (_rid) WHERE s._status = 'replace' AND {keys})")
     con.execute(f"INSERT INTO {_q(table.name)} ({cols}, ingest_run_id, dq_flags) "
-                f"SELECT {cols}, {clean.lit(run_id)}, dq_flags FROM _classified "
-                f"WHERE _status IN ('load', 'replace') ORDER BY _row")
+                f"SELECT {cols}, {clean.lit(run_id)}, dq_flags FROM _typed WHERE {_LOADED}")
     record = _record_json(staged)
     reason_of = "CASE " + " ".join(
         f"WHEN p.code = {clean.lit(code)} THEN {clean.lit(text)}"
@@ -330,7 +379,7 @@ def _write(con, table: Table, staged: StagedFile, run_id: str, secrets: Secrets,
     key_text = " || '/' || ".join(f"coalesce(CAST({_q(k)} AS VARCHAR), '')" for k in table.key)
     con.execute(f"""
         INSERT INTO quarantine
-        SELECT {clean.lit(run_id)}, _source, _row, {clean.lit(table.name)},
+        SELECT {clean.lit(run_id)}, t._source, t._row, {clean.lit(table.name)},
                CASE WHEN _conflict IS NOT NULL THEN {clean.lit('/'.join(table.key))}
                     ELSE {label_case} END,
                CASE WHEN _conflict IS NOT NULL THEN {key_text} ELSE p.raw END,
@@ -342,7 +391,8 @@ def _write(con, table: Table, staged: StagedFile, run_id: str, secrets: Secrets,
                               list_transform(_problems[2:], lambda x: x.code || ' in ' || x.column),
                               ', ') ELSE '' END END,
                {record}
-        FROM (SELECT *, _problems[1] AS p FROM _classified WHERE _status = 'quarantine')
+        FROM (SELECT *, _problems[1] AS p FROM _typed JOIN _status USING (_rid)
+              WHERE _status = 'quarantine') t JOIN _raw r ON r.rowid = t._rid
     """)
     con.execute(f"""
         INSERT INTO quarantine
@@ -365,8 +415,7 @@ def _write_vault(con, run_id: str, secrets: Secrets, fields: list[str]) -> None:
     selects = ", ".join(
         f"{'_source_customer_id' if f == 'source_customer_id' else _q('_p_' + f)} AS {_q(f)}"
         for f in fields)
-    plain = con.sql(f"SELECT customer_id, {selects} FROM _classified "
-                    f"WHERE _status IN ('load', 'replace')").to_arrow_table()
+    plain = con.sql(f"SELECT customer_id, {selects} FROM _typed WHERE {_LOADED}").to_arrow_table()
     ids = plain.column("customer_id").to_pylist()
     for f in fields:
         values = plain.column(f).to_pylist()
@@ -385,12 +434,12 @@ def _write_vault(con, run_id: str, secrets: Secrets, fields: list[str]) -> None:
 # -- entry points ---------------------------------------------------------------------------
 def _counts(con) -> tuple[int, int, int]:
     """(loaded, duplicate, quarantined) rows of the current staging."""
-    loaded, dup, quar = con.execute(
-        "SELECT count(*) FILTER (WHERE _status IN ('load', 'replace')), "
-        "count(*) FILTER (WHERE _status = 'duplicate'), "
-        "count(*) FILTER (WHERE _status = 'quarantine') FROM _classified").fetchone()
-    quar += con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
-    return loaded, dup, quar
+    total = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
+    dup, quar = con.execute(
+        "SELECT count(*) FILTER (WHERE _status = 'duplicate'), "
+        "count(*) FILTER (WHERE _status = 'quarantine') FROM _status").fetchone()
+    malformed = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
+    return total - dup - quar, dup, quar + malformed
 
 
 def load_staged(wh: Warehouse, staged: StagedFile, table_name: str, mapping: Mapping, *,
@@ -400,8 +449,7 @@ def load_staged(wh: Warehouse, staged: StagedFile, table_name: str, mapping: Map
     table = contract.get_table(table_name)
     con = wh.con
     resolved = _build_typed(con, table, mapping, staged, secrets)
-    exists_sql = (f"EXISTS (SELECT 1 FROM {_q(table.name)} t WHERE {{key_match}})")
-    _classify(con, table, mapping, staged, exists_sql)
+    _classify(con, table, mapping, staged)
     used = {normalise_header(r.raw_label) for r in resolved}
     ignored = [h for h in staged.columns if normalise_header(h) not in used
                and not any(normalise_header(h) in normalise_header(r.raw_label).split("+")
@@ -416,7 +464,7 @@ def load_staged(wh: Warehouse, staged: StagedFile, table_name: str, mapping: Map
         result = IngestResult(run_id, source_label, table.name, sha256, "loaded", rows_read,
                               loaded, quar, dup, reasons, ignored, source_name)
         record_run(con, result, started_at)
-    for t in ("_typed", "_classified", "_raw", "_malformed"):
+    for t in ("_typed", "_status", "_raw", "_malformed"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     if rows_read != loaded + quar + dup:  # the invariant every test relies on
         raise AssertionError(f"row accounting broken for {source_label}: {result}")
