@@ -53,11 +53,34 @@ def lit(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def raw_text(col_sql: str) -> str:
-    """Trimmed text of a raw column; the null tokens (empty, NULL, NaN, N/A, ...) become NULL."""
-    trimmed = f"trim({col_sql}, ' \t\r\n\u3000\ufeff')"
+_BLANKS = " \t\r\n\u3000\ufeff"
+
+
+def trimmed(col_sql: str) -> str:
+    """Text without leading/trailing blanks (incl. the ideographic space and a stray BOM).
+
+    Trimming with a character set is slow; most values have nothing to trim, so it runs only
+    when the first or last character is a blank.
+    """
+    blanks = "(" + ", ".join(lit(c) for c in _BLANKS) + ")"
+    return (f"CASE WHEN left({col_sql}, 1) IN {blanks} OR right({col_sql}, 1) IN {blanks} "
+            f"THEN trim({col_sql}, {lit(_BLANKS)}) ELSE {col_sql} END")
+
+
+def null_tokens_to_null(text_sql: str) -> str:
+    """NULL for the null tokens (empty, NULL, NaN, N/A, ...), the text otherwise."""
     tokens = ", ".join(lit(t) for t in NULL_TOKENS)
-    return f"CASE WHEN lower({trimmed}) IN ({tokens}) THEN NULL ELSE {trimmed} END"
+    longest = max(len(t) for t in NULL_TOKENS)
+    return (f"CASE WHEN length({text_sql}) <= {longest} AND lower({text_sql}) IN ({tokens}) "
+            f"THEN NULL ELSE {text_sql} END")
+
+
+def raw_text(col_sql: str) -> str:
+    """Trimmed text of a raw column; the null tokens (empty, NULL, NaN, N/A, ...) become NULL.
+
+    (One expression; ``ingest.load`` computes the two steps in nested selects so each runs once.)
+    """
+    return null_tokens_to_null(trimmed(col_sql))
 
 
 def _number_text(s: str) -> str:

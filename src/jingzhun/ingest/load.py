@@ -199,16 +199,18 @@ def _column_sql(col: Column, res: _Resolved, spec: ColumnSpec | None,
         flags.append(f"CASE WHEN {r} IS NULL THEN {clean.lit(col.name + ':missing')} END")
     elif policy == "quarantine":
         problems.append(_problem(col.name, "missing_required", "NULL", f"{r} IS NULL"))
-    stored = secrets.pseudonym_sql(v) if col.pseudonymised else v
+    stored = f"{_q('_pseudo_' + col.name)}._pid" if col.pseudonymised else v
     return typed, stored, problems, flags
 
 
 def _cleaned_raw(staged: StagedFile) -> str:
-    """``_raw`` plus ``r<i>``: the trimmed, null-token-free text of each ``c<i>``, computed once
-    (every parse and check of a column reads it; repeating the expression cost 4x the time)."""
-    cleaned = ", ".join(f"{clean.raw_text(f'c{i}')} AS r{i}" for i in range(len(staged.columns)))
-    return f"(SELECT rowid AS _rid, *, {cleaned} FROM _raw)" if cleaned else \
-        "(SELECT rowid AS _rid, * FROM _raw)"
+    """``_raw`` plus ``_rid`` (the staged row's id) and ``r<i>``: the trimmed, null-token-free
+    text of each ``c<i>``, computed once in two nested steps (every parse and check of a column
+    reads it; repeating the expression cost 4x the time)."""
+    n = range(len(staged.columns))
+    trims = "".join(f", {clean.trimmed(f'c{i}')} AS t{i}" for i in n)
+    nulls = "".join(f", {clean.null_tokens_to_null(f't{i}')} AS r{i}" for i in n)
+    return f"(SELECT *{nulls} FROM (SELECT rowid AS _rid, *{trims} FROM _raw))"
 
 
 def _build_typed(con, table: Table, mapping: Mapping, staged: StagedFile,
@@ -220,7 +222,7 @@ def _build_typed(con, table: Table, mapping: Mapping, staged: StagedFile,
     """
     resolved = _resolve_columns(table, mapping, staged)
     raw_texts = [f"{res.raw_sql} AS {_q('_r_' + res.name)}" for res in resolved]
-    typed_cols, stored, problems, flags = [], [], [], []
+    typed_cols, stored, problems, flags, pseudonymised = [], [], [], [], []
     for res in resolved:
         r = _q("_r_" + res.name)
         if res.name in table.personal_fields:
@@ -229,6 +231,8 @@ def _build_typed(con, table: Table, mapping: Mapping, staged: StagedFile,
         col = table.column(res.name)
         typed, value, probs, fl = _column_sql(col, res, res.spec, secrets)
         typed_cols.append(f"{typed} AS {_q(col.name)}")
+        if col.pseudonymised:
+            pseudonymised.append((col.name, typed))
         stored.append(f"{value} AS {_q(col.name)}")
         if col.kind == "timestamp" and _is_local(mapping):
             stored.append(f"NOT coalesce({clean.has_offset(r)}, false) AS {_q('_local_' + col.name)}")
@@ -248,17 +252,32 @@ def _build_typed(con, table: Table, mapping: Mapping, staged: StagedFile,
              f"{_order_key(table, mapping, staged)} AS _order_key, {bad_enc} AS _bad_enc, "
              f"{', '.join(raw_texts)} FROM {_cleaned_raw(staged)}")
     mid = f"SELECT *, {', '.join(typed_cols)} FROM ({inner})"
+    joins = "".join(_pseudonym_map(con, col, typed, inner, secrets)
+                    for col, typed in pseudonymised)
     con.execute("DROP TABLE IF EXISTS _typed")
     con.execute(
         f"CREATE TEMP TABLE _typed AS SELECT _rid, _row, _source, _rawhash, _order_key, "
         f"{', '.join(stored)}, {src_id} AS _source_customer_id, {problem_list} AS _problems, "
-        f"{flag_sql} AS dq_flags FROM ({mid})"
+        f"{flag_sql} AS dq_flags FROM ({mid}) m{joins}"
     )
+    for col, _ in pseudonymised:
+        con.execute(f"DROP TABLE {_q('_pseudo_' + col)}")
     if _is_local(mapping):
         for col in table.columns:
             if col.kind == "timestamp":
                 _localise(con, col.name, mapping.timezone)
     return resolved
+
+
+def _pseudonym_map(con, column: str, typed: str, inner: str, secrets: Secrets) -> str:
+    """Create ``_pseudo_<column>`` (``_pv`` source id -> ``_pid`` pseudonym) over the distinct
+    ids of the file and return the join that reads it. Ids repeat (a customer's many orders):
+    hashing each distinct id once instead of every row saves ~3 s per 3 million rows."""
+    table = _q("_pseudo_" + column)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _pv, "
+                f"{secrets.pseudonym_sql('_pv')} AS _pid FROM (SELECT DISTINCT {typed} AS _pv "
+                f"FROM ({inner}))")
+    return f" LEFT JOIN {table} ON {table}._pv = m.{_q(column)}"
 
 
 def _is_local(mapping: Mapping) -> bool:
@@ -353,7 +372,11 @@ def _classify(con, table: Table, mapping: Mapping, staged: StagedFile) -> None:
             FROM (SELECT * {open_rows}) a JOIN {_q(table.name)} b ON {on_key}""")
 
 
-_LOADED = "_rid NOT IN (SELECT _rid FROM _status WHERE _status <> 'replace')"
+def _loaded(con) -> str:
+    """SQL condition on ``_typed`` of the rows that load (all of them in a clean file)."""
+    if con.execute("SELECT count(*) FROM _status WHERE _status <> 'replace'").fetchall()[0][0]:
+        return "_rid NOT IN (SELECT _rid FROM _status WHERE _status <> 'replace')"
+    return "true"
 
 
 def _record_json(staged: StagedFile) -> str:
@@ -368,7 +391,7 @@ def _write(con, table: Table, staged: StagedFile, run_id: str, secrets: Secrets,
     con.execute(f"DELETE FROM {_q(table.name)} t WHERE EXISTS (SELECT 1 FROM _typed r "
                 f"JOIN _status s USING (_rid) WHERE s._status = 'replace' AND {keys})")
     con.execute(f"INSERT INTO {_q(table.name)} ({cols}, ingest_run_id, dq_flags) "
-                f"SELECT {cols}, {clean.lit(run_id)}, dq_flags FROM _typed WHERE {_LOADED}")
+                f"SELECT {cols}, {clean.lit(run_id)}, dq_flags FROM _typed WHERE {_loaded(con)}")
     record = _record_json(staged)
     reason_of = "CASE " + " ".join(
         f"WHEN p.code = {clean.lit(code)} THEN {clean.lit(text)}"
@@ -415,7 +438,7 @@ def _write_vault(con, run_id: str, secrets: Secrets, fields: list[str]) -> None:
     selects = ", ".join(
         f"{'_source_customer_id' if f == 'source_customer_id' else _q('_p_' + f)} AS {_q(f)}"
         for f in fields)
-    plain = con.sql(f"SELECT customer_id, {selects} FROM _typed WHERE {_LOADED}").to_arrow_table()
+    plain = con.sql(f"SELECT customer_id, {selects} FROM _typed WHERE {_loaded(con)}").to_arrow_table()
     ids = plain.column("customer_id").to_pylist()
     for f in fields:
         values = plain.column(f).to_pylist()

@@ -376,7 +376,8 @@ def _read_csv_into_raw(con, work: Path, fmt: FileFormat, source: str, n_cols: in
     con.execute("DROP TABLE IF EXISTS reject_errors")
     con.execute("DROP TABLE IF EXISTS reject_scans")
     con.execute(
-        f"CREATE TEMP TABLE _read AS SELECT * FROM read_csv('{_sql_str(str(work))}', "
+        f"CREATE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, '{src}' AS _source, * "
+        f"FROM read_csv('{_sql_str(str(work))}', "
         f"auto_detect = false, header = {str(fmt.header).lower()}, columns = {columns}, "
         f"delim = '{delim}', quote = '\"', escape = '\"', strict_mode = true, "
         f"ignore_errors = true, store_rejects = true, max_line_size = 16777216{comp})"
@@ -390,23 +391,16 @@ def _read_csv_into_raw(con, work: Path, fmt: FileFormat, source: str, n_cols: in
         "FROM reject_errors GROUP BY line"
     )
     n_bad = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
-    if n_bad == 0:
-        con.execute(f"CREATE TEMP TABLE _raw AS SELECT row_number() OVER () AS _row, "
-                    f"'{src}' AS _source, * FROM _read")
-    else:
+    if n_bad:
         # the k-th accepted record is the k-th record number not taken by a rejected line
-        n_ok = con.execute("SELECT count(*) FROM _read").fetchone()[0]
+        n_ok = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
         con.execute(
             f"CREATE TEMP TABLE _rowmap AS SELECT row_number() OVER (ORDER BY n) AS k, n "
             f"FROM range(1, {n_ok + n_bad} + 1) t(n) WHERE n NOT IN (SELECT _row FROM _malformed)"
         )
-        con.execute(
-            f"CREATE TEMP TABLE _raw AS SELECT m.n AS _row, '{src}' AS _source, r.* EXCLUDE (k) "
-            "FROM (SELECT row_number() OVER () AS k, * FROM _read) r "
-            "LEFT JOIN _rowmap m USING (k) ORDER BY r.k"
-        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _raw AS SELECT m.n AS _row, r.* EXCLUDE (_row) "
+                    "FROM _raw r LEFT JOIN _rowmap m ON m.k = r._row ORDER BY r._row")
         con.execute("DROP TABLE _rowmap")
-    con.execute("DROP TABLE _read")
 
 
 def iter_chunks(path: Path, size: int = CHUNK_BYTES) -> Iterator[bytes]:
