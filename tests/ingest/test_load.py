@@ -266,3 +266,20 @@ def test_excel_cells_beyond_the_header_are_quarantined_not_dropped(wh, secrets, 
     assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (3, 2, 1)
     assert _rows(wh, "SELECT row_number, reason_code FROM quarantine") == [(2, "malformed_row")]
     assert "stray" in _rows(wh, "SELECT raw_value FROM quarantine")[0][0]
+
+
+def test_row_numbers_follow_the_file_on_a_large_parallel_read(wh, secrets, tmp_path):
+    import duckdb
+
+    f = tmp_path / "big.csv"
+    duckdb.sql(f"COPY (SELECT 'O' || i AS order_id, 'U' || (i % 997) AS customer_id, "
+               f"'2024-01-01' AS ordered_at, CASE WHEN i % 100000 = 7 THEN 'x' ELSE '1' END "
+               f"AS total_amount FROM range(1, 300001) t(i)) TO '{f}' (HEADER)")
+    m = parse_mapping({"table": "orders", "columns": {"status": {"const": "completed"},
+                                                      "currency": {"const": "CNY"}}})
+    r = ingest_file(wh, f, "orders", mapping=m, secrets=secrets)
+    assert (r.rows_loaded, r.rows_quarantined) == (299_997, 3)
+    # the quarantined rows carry their true record numbers (i = row number)
+    assert _rows(wh, "SELECT row_number, raw_value FROM quarantine ORDER BY 1") == [
+        (7, "x"), (100_007, "x"), (200_007, "x")]
+    assert _rows(wh, "SELECT count(DISTINCT customer_id) FROM orders") == [(997,)]
