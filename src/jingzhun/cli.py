@@ -148,8 +148,9 @@ def _summary(results) -> dict:
 def _print_results(results, title: str) -> None:
     t = Table(title=title, title_justify="left")
     for col in ("file", "table", "status", "read", "loaded", "quarantined", "duplicate"):
-        t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined",
-                                                     "duplicate") else "left")
+        numeric = col in ("read", "loaded", "quarantined", "duplicate")
+        t.add_column(col, justify="right" if numeric else "left",
+                     overflow="fold", no_wrap=numeric)
     for r in results:
         t.add_row(Path(r.source_file).name, r.table, r.status, f"{r.rows_read:,}",
                   f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}", f"{r.rows_duplicate:,}")
