@@ -14,6 +14,13 @@ Accounting (DESIGN.md §3): ``rows_read = rows_loaded + rows_quarantined + rows_
 
 Re-ingesting a file whose bytes (sha256) were already loaded into the same table loads nothing:
 the run is recorded with status ``already_loaded``.
+
+Why hand-written: the validation libraries (pandera, Great Expectations) check DataFrames in
+memory and report; none parses dirty text under a contract, quarantines row by row with the raw
+record and accounts for every row at the speed of the warehouse. Here the work is SQL generated
+from ``contract.py`` and run by DuckDB in a few passes (staging, ``_typed``, ``_status``, write),
+so memory is bounded by DuckDB's ``memory_limit`` (it spills beyond). Two rows of one key count
+as "the same content" when a 64-bit hash of their canonical values is equal.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ The staging table ``_raw`` has ``_row`` (1-based data-record number, the header 
 ``_source`` (file, or file#sheet) and one VARCHAR column per source column (``c0, c1, ...``);
 ``StagedFile.columns`` gives the source header of each. Lines that cannot be split into the
 header's number of columns go to ``_malformed`` (``_row``, ``_source``, ``line_text``, ``error``).
+Record numbers are exact unless a malformed line follows records that hold quoted line breaks
+(DuckDB reports a malformed line by its physical line number, from which the numbers are derived).
 """
 
 from __future__ import annotations
