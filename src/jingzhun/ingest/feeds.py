@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from jingzhun.errors import InputError
 from jingzhun.ingest.load import (
     IngestResult,
     already_loaded,
@@ -28,14 +29,20 @@ from jingzhun.ingest.read import FileFormat, ProgressFn, StagedFile, sniff, stag
 
 
 def stage_named(con, path: Path, name: str, *, fmt: FileFormat | None = None,
-                progress: ProgressFn | None = None, **sniff_options) -> StagedFile:
+                progress: ProgressFn | None = None, required: tuple[str, ...] = (),
+                expected: str = "", **sniff_options) -> StagedFile:
     """Stage ``path`` into temp table ``name`` with the file's header names as columns.
 
     Malformed lines are kept in ``<name>_malformed`` (``_row``, ``_source``, ``line_text``,
-    ``error``) so that a feed can account for them.
+    ``error``) so that a feed can account for them. A file without the ``required`` columns is
+    an ``InputError`` saying it is not the ``expected`` file and listing the columns found.
     """
     fmt = fmt or sniff(path, **sniff_options)
     staged = stage(con, path, fmt, progress=progress)
+    missing = [c for c in required if c not in staged.columns]
+    if missing:
+        raise InputError(f"{path}: not {expected}: missing column(s) {', '.join(missing)}; "
+                         f"columns found: {', '.join(staged.columns)}")
     renames = ", ".join(f'c{i} AS "{h}"' for i, h in enumerate(staged.columns))
     con.execute(f'DROP TABLE IF EXISTS "{name}"')
     con.execute(f'CREATE TEMP TABLE "{name}" AS SELECT _row, _source, {renames} FROM _raw')

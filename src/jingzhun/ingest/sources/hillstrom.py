@@ -123,12 +123,8 @@ def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> li
         raise InputError(f"{path}: no such file", hint=f"PATH is {SOURCE.path_hint}")
 
     def stage() -> None:
-        found = stage_named(wh.con, path, _STAGED, progress=progress).columns
-        missing = [c for c in _COLUMNS if c not in found]
-        if missing:
-            raise InputError(f"{path}: not the Hillstrom file: missing column(s) "
-                             f"{', '.join(missing)}; columns found: {', '.join(found)}",
-                             hint=f"PATH is {SOURCE.path_hint}")
+        stage_named(wh.con, path, _STAGED, progress=progress, required=_COLUMNS,
+                    expected=f"the Hillstrom file ({SOURCE.path_hint})")
 
     # per-customer feeds account for lines that could not be read
     feeds = [(table, sql, table in ("customers", "sends")) for table, sql in _feeds()]

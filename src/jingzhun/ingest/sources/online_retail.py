@@ -142,12 +142,8 @@ def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> li
         raise InputError(f"{path}: no such file", hint=f"PATH is {SOURCE.path_hint}")
 
     def stage() -> None:
-        found = stage_named(wh.con, path, _STAGED, sheets=("*",), progress=progress).columns
-        missing = [c for c in _COLUMNS if c not in found]
-        if missing:
-            raise InputError(f"{path}: not an Online Retail II workbook: missing column(s) "
-                             f"{', '.join(missing)}; columns found: {', '.join(found)}",
-                             hint=f"PATH is {SOURCE.path_hint}")
+        stage_named(wh.con, path, _STAGED, sheets=("*",), progress=progress, required=_COLUMNS,
+                    expected=f"an Online Retail II workbook ({SOURCE.path_hint})")
 
     feeds = [(table, sql, False) for table, sql in _feeds()]
     return run_feeds(wh, path, feeds, _MAPPINGS, source_name="online_retail",
