@@ -433,3 +433,11 @@ def test_completejourney_folder(wh, secrets, shared_data):
                     "USING (campaign_id, customer_id) WHERE r.type = 'redemption'")[0] == 2_102
     _check_customers_known(wh, "orders", "sends", "responses")
     _check_reingest(wh, "completejourney", folder, secrets, list(res.values()))
+
+
+def test_a_file_of_another_shape_is_named_not_guessed(wh, secrets, tmp_path):
+    f = tmp_path / "other.csv"
+    f.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match=r"not the Hillstrom file.*columns found: a, b"):
+        ingest_source("hillstrom", wh, f, secrets=secrets)
+    assert wh.count("customers") == 0 and wh.count("ingest_runs") == 0
