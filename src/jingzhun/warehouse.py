@@ -72,6 +72,7 @@ class Warehouse:
             raise ConfigError(f"cannot open warehouse {self.path}: {exc}",
                               hint="is it a DuckDB file, and not open in another program?") from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # the CLI draws its own
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:

@@ -363,13 +363,14 @@ def _classify(con, table: Table, mapping: Mapping, staged: StagedFile) -> None:
     conflict_code = "NULL" if latest else "'duplicate_key_conflict'"
     con.execute(f"""
         INSERT INTO _status
-        WITH v AS (SELECT * {open_rows}),
-             multi AS (SELECT {key} FROM v GROUP BY ALL HAVING count(*) > 1),
+        WITH multi AS (SELECT {key} FROM _typed WHERE len(_problems) = 0
+                       GROUP BY ALL HAVING count(*) > 1),
+             v AS (SELECT * FROM _typed a SEMI JOIN multi b ON {on_key}
+                   WHERE _rid NOT IN (SELECT _rid FROM _status)),
              ranked AS (
                 SELECT _rid, row_number() OVER w AS rank, hash({content}) AS h,
                        first_value(hash({content})) OVER w AS kept_h
-                FROM v a SEMI JOIN multi b ON {on_key}
-                WINDOW w AS (PARTITION BY {key} ORDER BY {order}))
+                FROM v WINDOW w AS (PARTITION BY {key} ORDER BY {order}))
         SELECT _rid, CASE WHEN h = kept_h THEN 'duplicate' ELSE {conflict} END,
                CASE WHEN h <> kept_h THEN {conflict_code} END
         FROM ranked WHERE rank > 1""")
