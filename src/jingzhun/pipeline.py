@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jingzhun.config import Settings, load_settings
+from jingzhun.errors import ConfigError
 from jingzhun.ingest.load import IngestResult, ingest_file
 from jingzhun.ingest.mapping import load_mapping
 from jingzhun.ingest.pseudonymise import Secrets, load_secrets
@@ -46,8 +47,6 @@ def ingest_paths(wh: Warehouse, paths: list[Path], *, table: str | None, mapping
     parsed = load_mapping(mapping, table=table) if mapping else None
     table = table or (parsed.table if parsed else None)
     if table is None:
-        from jingzhun.errors import ConfigError
-
         raise ConfigError("which table? pass --table (or a --mapping that names one, "
                           "or a built-in --source)")
     for path in paths:
