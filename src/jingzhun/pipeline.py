@@ -6,7 +6,6 @@ The CLI calls these functions and prints; the stages themselves never import thi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from jingzhun.config import Settings, load_settings
@@ -14,10 +13,9 @@ from jingzhun.errors import ConfigError
 from jingzhun.ingest.load import IngestResult, ingest_file
 from jingzhun.ingest.mapping import load_mapping
 from jingzhun.ingest.pseudonymise import Secrets, load_secrets
+from jingzhun.ingest.read import ProgressFn
 from jingzhun.ingest.sources import ingest_source
 from jingzhun.warehouse import Warehouse, default_db_path
-
-Progress = Callable[[int], None]
 
 
 def open_warehouse(db: str | Path | None = None, settings: Settings | None = None) -> Warehouse:
@@ -36,7 +34,7 @@ def open_secrets(key_file: str | Path | None = None, settings: Settings | None =
 
 def ingest_paths(wh: Warehouse, paths: list[Path], *, table: str | None, mapping: Path | None,
                  source: str | None, secrets: Secrets,
-                 progress: Progress | None = None) -> list[IngestResult]:
+                 progress: ProgressFn | None = None) -> list[IngestResult]:
     """Ingest files into ``table`` (optionally through a mapping file), or through a built-in
     ``source``; one result per (file, table)."""
     results: list[IngestResult] = []
@@ -56,7 +54,7 @@ def ingest_paths(wh: Warehouse, paths: list[Path], *, table: str | None, mapping
 
 
 def ingest_manifest(wh: Warehouse, folder: Path, *, secrets: Secrets,
-                    progress: Progress | None = None) -> list[IngestResult]:
+                    progress: ProgressFn | None = None) -> list[IngestResult]:
     """Ingest every file listed in ``folder/manifest.json`` (the simulator writes one):
     a list of ``{"table", "file", "mapping"}`` objects, in load order."""
     entries = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -93,7 +91,7 @@ def ingest_report(wh: Warehouse, *, run_id: str | None = None, examples: int = 3
 
 
 def simulate_and_ingest(out: Path, *, n_customers: int, seed: int, secrets: Secrets,
-                        progress: Progress | None = None) -> tuple[Path, list[IngestResult]]:
+                        progress: ProgressFn | None = None) -> tuple[Path, list[IngestResult]]:
     """The demo so far: simulate a retailer into ``out/data``, ingest it into
     ``out/jingzhun.duckdb``. Returns the warehouse path and the ingest results."""
     from jingzhun.simulate import retailer

@@ -84,14 +84,6 @@ def null_tokens_to_null(text_sql: str) -> str:
             f"THEN NULL ELSE {text_sql} END")
 
 
-def raw_text(col_sql: str) -> str:
-    """Trimmed text of a raw column; the null tokens (empty, NULL, NaN, N/A, ...) become NULL.
-
-    (One expression; ``ingest.load`` computes the two steps in nested selects so each runs once.)
-    """
-    return null_tokens_to_null(trimmed(col_sql))
-
-
 def _number_text(s: str) -> str:
     """Strip currency signs/words, thousands separators and blanks; ``(x)`` -> ``-x``."""
     stripped = (
@@ -129,13 +121,13 @@ def has_offset(s: str) -> str:
     return f"regexp_matches({s}, '(Z|[+-]\\d\\d:?\\d\\d)$')"
 
 
-def parse_timestamp(s: str, formats: list[str] | tuple[str, ...] = (),
-                    timezone: str = "UTC") -> str:
-    """Typed UTC TIMESTAMP of text ``s``.
+def parse_timestamp(s: str, formats: list[str] | tuple[str, ...] = ()) -> str:
+    """Typed TIMESTAMP of text ``s``: naive values as written, values with an explicit offset or
+    ``Z`` converted to UTC.
 
     Tries ``formats`` first (in order), then ISO 8601, then ``DEFAULT_DATE_FORMATS``, then Excel
-    serial days. Naive values are read in ``timezone`` and converted to UTC; values with an
-    explicit offset or ``Z`` are converted from that offset.
+    serial days. Naive values are local times of the mapping's zone; ``ingest.load`` shifts them
+    to UTC afterwards, once per distinct quarter-hour rather than per row.
     """
     iso = f"TRY_CAST({s} AS TIMESTAMP)"
     defaults = "[" + ", ".join(lit(f) for f in DEFAULT_DATE_FORMATS) + "]"
@@ -150,8 +142,6 @@ def parse_timestamp(s: str, formats: list[str] | tuple[str, ...] = (),
     if formats:
         declared = "[" + ", ".join(lit(f) for f in formats) + "]"
         naive = f"coalesce(try_strptime({s}, {declared}), {naive})"
-    if timezone.upper() != "UTC":
-        naive = f"timezone('UTC', timezone({lit(timezone)}, {naive}))"
     return f"CASE WHEN {has_offset(s)} THEN {aware} ELSE {naive} END"
 
 

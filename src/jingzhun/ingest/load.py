@@ -30,7 +30,6 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -210,6 +209,11 @@ def _column_sql(col: Column, res: _Resolved, spec: ColumnSpec | None,
     return typed, stored, problems, flags
 
 
+def _raw_columns_in(sql: str) -> set[int]:
+    """Indexes ``i`` of the cleaned raw columns ``r<i>`` an expression reads."""
+    return {int(i) for i in re.findall(r"\br(\d+)\b", sql)}
+
+
 def _cleaned_raw(staged: StagedFile, only: set[int] | None = None) -> str:
     """``_raw`` plus ``_rid`` (the staged row's id) and ``r<i>``: the trimmed, null-token-free
     text of each ``c<i>`` (or of those in ``only``), computed once in two nested steps (every
@@ -239,9 +243,8 @@ def _build_typed(con, table: Table, mapping: Mapping, staged: StagedFile,
         typed, value, probs, fl = _column_sql(col, res, res.spec, secrets)
         typed_cols.append(f"{typed} AS {_q(col.name)}")
         if col.pseudonymised:
-            used = {int(i) for i in re.findall(r"\br(\d+)\b", res.raw_sql)}
             ids = (f"SELECT {res.raw_sql} AS {_q('_r_' + col.name)} "
-                   f"FROM {_cleaned_raw(staged, only=used)}")
+                   f"FROM {_cleaned_raw(staged, only=_raw_columns_in(res.raw_sql))}")
             pseudonymised.append((col.name, typed, ids))
         stored.append(f"{value} AS {_q(col.name)}")
         if col.kind == "timestamp" and _is_local(mapping):
@@ -485,10 +488,8 @@ def load_staged(wh: Warehouse, staged: StagedFile, table_name: str, mapping: Map
     con = wh.con
     resolved = _build_typed(con, table, mapping, staged, secrets)
     _classify(con, table, mapping, staged)
-    used = {normalise_header(r.raw_label) for r in resolved}
-    ignored = [h for h in staged.columns if normalise_header(h) not in used
-               and not any(normalise_header(h) in normalise_header(r.raw_label).split("+")
-                           for r in resolved)]
+    used = set().union(*(_raw_columns_in(r.raw_sql) for r in resolved))
+    ignored = [h for i, h in enumerate(staged.columns) if i not in used]
     with wh.transaction():
         _write(con, table, staged, run_id, secrets, resolved)
         loaded, dup, quar = _counts(con)
@@ -498,11 +499,11 @@ def load_staged(wh: Warehouse, staged: StagedFile, table_name: str, mapping: Map
             "ORDER BY 2 DESC", [run_id]).fetchall())
         result = IngestResult(run_id, source_label, table.name, sha256, "loaded", rows_read,
                               loaded, quar, dup, reasons, ignored, source_name)
+        if rows_read != loaded + quar + dup:  # the invariant; raising here rolls back the load
+            raise AssertionError(f"row accounting broken for {source_label}: {result}")
         record_run(con, result, started_at)
     for t in ("_typed", "_status", "_raw", "_malformed"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    if rows_read != loaded + quar + dup:  # the invariant every test relies on
-        raise AssertionError(f"row accounting broken for {source_label}: {result}")
     return result
 
 
@@ -550,7 +551,7 @@ def skip_if_loaded(wh: Warehouse, sha256: str, table: str, *, source_label: str,
 
 def ingest_file(wh: Warehouse, path: str | Path, table: str, *, mapping: Mapping | None = None,
                 secrets: Secrets | None = None, source_name: str | None = None,
-                progress: Callable[[int], None] | None = None) -> IngestResult:
+                progress: ProgressFn | None = None) -> IngestResult:
     """Ingest one file into canonical table ``table``; see the module doc for the accounting.
 
     Parameters

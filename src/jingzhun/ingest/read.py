@@ -231,7 +231,6 @@ def _cell_text(value) -> str | None:
 
 def _stage_excel(con, path: Path, fmt: FileFormat, progress: ProgressFn | None) -> StagedFile:
     import openpyxl
-    import pyarrow as pa
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -273,9 +272,9 @@ def _stage_excel(con, path: Path, fmt: FileFormat, progress: ProgressFn | None) 
             texts = texts[: len(header)] + [None] * (len(header) - len(texts))
             batch.append([row_no, source, *texts])
             if len(batch) >= 50_000:
-                created = _append_batch(con, batch, len(header), created, pa)
+                created = _append_batch(con, batch, len(header), created)
                 batch = []
-        created = _append_batch(con, batch, len(header), created, pa)
+        created = _append_batch(con, batch, len(header), created)
         if malformed:
             con.executemany("INSERT INTO _malformed VALUES (?, ?, ?, ?)", malformed)
     wb.close()
@@ -284,7 +283,10 @@ def _stage_excel(con, path: Path, fmt: FileFormat, progress: ProgressFn | None) 
     return StagedFile(path, fmt, header or [])
 
 
-def _append_batch(con, batch, n_cols: int, created: bool, pa) -> bool:
+def _append_batch(con, batch, n_cols: int, created: bool) -> bool:
+    """Append rows ``[_row, _source, c0, ...]`` to ``_raw`` (creating it first); returns True."""
+    import pyarrow as pa
+
     cols = list(zip(*batch, strict=False)) if batch else [[] for _ in range(n_cols + 2)]
     arrays = [pa.array(cols[0], pa.int64()), pa.array(cols[1], pa.string())]
     arrays += [pa.array(c, pa.string()) for c in cols[2:]]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jingzhun.errors import ConfigError
+from jingzhun.errors import ConfigError, InputError
 
 #: name -> module (imported on first use, so the CLI starts fast)
 _MODULES = {
@@ -26,12 +26,22 @@ _MODULES = {
 
 @dataclass(frozen=True)
 class Source:
-    """A built-in source: how one known data set maps into the canonical tables."""
+    """A built-in source: how one known data set maps into the canonical tables.
+
+    ``ingest(wh, path, *, secrets, progress=None) -> list[IngestResult]`` loads ``path`` (what
+    ``path_hint`` says) into the warehouse ``wh``, pseudonymising with ``secrets`` and calling
+    ``progress`` with the bytes read since its last call; one result per table, in load order.
+    """
 
     name: str
     description: str
     path_hint: str  # what PATH must be, e.g. "CDNOW_master.txt" or "the Parquet folder"
-    ingest: Callable[..., list]  # (wh, path: Path, *, secrets, progress) -> list[IngestResult]
+    ingest: Callable[..., list]
+
+    def check_file(self, path: Path) -> None:
+        """``InputError`` saying what PATH should be when ``path`` is not a file."""
+        if not path.is_file():
+            raise InputError(f"{path}: no such file", hint=f"PATH is {self.path_hint}")
 
 
 def source_names() -> list[str]:

@@ -84,8 +84,7 @@ _MAPPINGS = {
 
 def _form(path: Path) -> tuple[bool, tuple[str, ...]]:
     """(has a header line, column names) of a CDNOW file, told from its first line."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file", hint="PATH is CDNOW_master.txt or CDNOW_sample.txt")
+    SOURCE.check_file(path)
     with open(path, encoding="utf-8", errors="replace") as fh:
         first = next((line for line in fh if line.strip()), "")
     tokens = first.split()
@@ -127,21 +126,8 @@ def _feeds() -> list[tuple[str, str, bool]]:
 def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> list[IngestResult]:
     """Load a CDNOW file into ``customers``, ``orders`` and ``order_lines``.
 
-    Parameters
-    ----------
-    wh : Warehouse
-        Where to load.
-    path : Path
-        ``CDNOW_master.txt`` or ``CDNOW_sample.txt`` (see the module doc).
-    secrets : Secrets
-        Keys for the customer pseudonyms.
-    progress : callable, optional
-        Called with the number of bytes read since the last call.
-
-    Returns
-    -------
-    list of IngestResult
-        One per table, in the order customers, orders, order_lines.
+    Parameters and result as in ``Source.ingest``; tables in the order
+    customers, orders, order_lines.
     """
     path = Path(path)
     header, columns = _form(path)

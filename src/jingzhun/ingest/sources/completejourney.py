@@ -201,21 +201,7 @@ def folder_sha256(folder: Path) -> str:
 def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> list[IngestResult]:
     """Load the Complete Journey folder into seven canonical tables (see the module doc).
 
-    Parameters
-    ----------
-    wh : Warehouse
-        Where to load.
-    path : Path
-        The folder holding the package's Parquet files.
-    secrets : Secrets
-        Keys for the customer pseudonyms.
-    progress : callable, optional
-        Called with the number of bytes of the files read, as each is first used.
-
-    Returns
-    -------
-    list of IngestResult
-        One per table: customers, products, orders, order_lines, campaigns, sends, responses.
+    The parameters and result are those of ``Source.ingest``.
     """
     folder = Path(path)
     _check_folder(wh.con, folder)

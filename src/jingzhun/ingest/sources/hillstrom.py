@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jingzhun.errors import InputError
 from jingzhun.ingest.feeds import run_feeds, stage_named
 from jingzhun.ingest.load import IngestResult
 from jingzhun.ingest.read import ProgressFn
@@ -102,25 +101,11 @@ def _feeds() -> list[tuple[str, str]]:
 def ingest(wh, path: Path, *, secrets, progress: ProgressFn | None = None) -> list[IngestResult]:
     """Load the Hillstrom CSV into ``campaigns``, ``customers``, ``sends`` and ``responses``.
 
-    Parameters
-    ----------
-    wh : Warehouse
-        Where to load.
-    path : Path
-        The challenge's CSV (see the module doc).
-    secrets : Secrets
-        Keys for the customer pseudonyms.
-    progress : callable, optional
-        Called with the number of bytes read since the last call.
-
-    Returns
-    -------
-    list of IngestResult
-        One per table, in the order campaigns, customers, sends, responses.
+    Parameters and result as in ``Source.ingest``; tables in the order
+    campaigns, customers, sends, responses.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file", hint=f"PATH is {SOURCE.path_hint}")
+    SOURCE.check_file(path)
 
     def stage() -> None:
         stage_named(wh.con, path, _STAGED, progress=progress, required=_COLUMNS,
