@@ -6,6 +6,7 @@ The CLI calls these functions and prints; the stages themselves never import thi
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from jingzhun.config import Settings, load_settings
@@ -105,3 +106,146 @@ def simulate_and_ingest(out: Path, *, n_customers: int, seed: int, secrets: Secr
     with Warehouse(db) as wh:
         results = ingest_manifest(wh, data, secrets=secrets, progress=progress)
     return db, results
+
+
+# -- profile -------------------------------------------------------------------------------------
+PROFILE_META = "profile_meta"
+PROFILE_SUMMARY = "profile_summary"
+PROFILE_TABLE = "customer_profile"
+_TMP = "_profile_tmp_"
+
+
+def _state_table(grain: str) -> str:
+    return f"profile_state_{grain}"
+
+
+def _materializer(wh: Warehouse, names: dict[str, str]):
+    """A ``materialize`` hook writing each checkpoint to a table (``names`` maps checkpoint names
+    to table names; others get a temporary name) and returning it. The table is created with the
+    expression's Ibis schema first, so that DuckDB stores the declared types (an Ibis ``int64``
+    sum would otherwise be stored as DuckDB's 128-bit ``HUGEINT``)."""
+    def materialize(name: str, expr):
+        table = names.get(name, f"{_TMP}{name}")
+        wh.ibis().create_table(table, schema=expr.schema(), overwrite=True)
+        wh.con.execute(f'INSERT INTO "{table}" BY NAME {wh.ibis().compile(expr)}')
+        return wh.ibis().table(table)
+    return materialize
+
+
+def _profile_inputs(wh: Warehouse) -> dict:
+    from jingzhun.profile.build import INPUT_TABLES
+
+    return {name: wh.table(name) for name in INPUT_TABLES}
+
+
+def _ingest_runs_in_inputs(wh: Warehouse) -> list[str]:
+    rows = wh.con.execute(
+        "SELECT DISTINCT coalesce(ingest_run_id, '(none)') FROM (SELECT ingest_run_id FROM orders "
+        "UNION ALL SELECT ingest_run_id FROM order_lines UNION ALL SELECT ingest_run_id FROM events)"
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def latest_activity_date(wh: Warehouse, timezone: str = "UTC") -> date | None:
+    """The local date of the latest order or event in the warehouse (None when there is none)."""
+    row = wh.con.execute(
+        "SELECT max(t) FROM (SELECT max(ordered_at) AS t FROM orders "
+        "UNION ALL SELECT max(occurred_at) FROM events)").fetchall()[0]
+    if row[0] is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return row[0].replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(timezone)).date()
+
+
+def _profile_meta(wh: Warehouse) -> dict | None:
+    if PROFILE_META not in wh.table_names():
+        return None
+    rows = wh.con.execute(f"SELECT as_of, timezone, runs FROM {PROFILE_META}").fetchall()
+    if not rows:
+        return None
+    row = rows[0]
+    return {"as_of": row[0], "timezone": row[1], "runs": json.loads(row[2])}
+
+
+def _write_profile_meta(wh: Warehouse, *, as_of: date, timezone: str, runs: list[str],
+                        kind: str) -> None:
+    wh.con.execute(f"CREATE OR REPLACE TABLE {PROFILE_META} (as_of DATE, timezone VARCHAR, "
+                   "runs VARCHAR, kind VARCHAR)")
+    wh.con.execute(f"INSERT INTO {PROFILE_META} VALUES (?, ?, ?, ?)",
+                   [as_of, timezone, json.dumps(runs), kind])
+
+
+def _write_profile(wh: Warehouse, *, as_of: date, timezone: str) -> None:
+    """Derive ``customer_profile`` from the stored state and summary."""
+    from jingzhun.profile.derive import derive_profile
+    from jingzhun.profile.state import STATE_KEYS
+
+    state = {g: wh.table(_state_table(g)) for g in STATE_KEYS}
+    profile = derive_profile(state, wh.table(PROFILE_SUMMARY), wh.table("customers"),
+                             as_of=as_of, timezone=timezone)
+    _materializer(wh, {"profile": PROFILE_TABLE})("profile", profile)
+
+
+def profile_build(wh: Warehouse, *, as_of: date | None = None, timezone: str = "UTC") -> dict:
+    """Rebuild the profile state, summary and ``customer_profile`` from all canonical rows up to
+    ``as_of`` (default: the latest order/event date). Returns ``profile_status``."""
+    from jingzhun.profile.build import build
+    from jingzhun.profile.state import STATE_KEYS
+
+    as_of = as_of or latest_activity_date(wh, timezone)
+    if as_of is None:
+        raise ConfigError(f"the warehouse {wh.path} has no orders or events to profile",
+                          hint="ingest orders first (jz ingest ...)")
+    names = {f"state_{g}": _state_table(g) for g in STATE_KEYS} | {"summary": PROFILE_SUMMARY}
+    with wh.transaction():
+        runs = _ingest_runs_in_inputs(wh)
+        build(_profile_inputs(wh), as_of=as_of, timezone=timezone,
+              materialize=_materializer(wh, names))
+        _write_profile(wh, as_of=as_of, timezone=timezone)
+        _write_profile_meta(wh, as_of=as_of, timezone=timezone, runs=runs, kind="build")
+    return profile_status(wh) | {"changed_customers": None}
+
+
+def profile_update(wh: Warehouse, *, as_of: date | None = None) -> dict:
+    """Apply the orders, lines and events not yet in the stored profile state (new ingest runs,
+    or rows dated after the stored profile date) up to ``as_of`` (default: the later of the
+    stored date and the latest order/event date) and re-derive ``customer_profile``."""
+    from jingzhun.profile.build import update
+    from jingzhun.profile.state import STATE_KEYS, Watermark
+
+    meta = _profile_meta(wh)
+    if meta is None:
+        raise ConfigError(f"the warehouse {wh.path} has no profile to update",
+                          hint="run `jz profile build` first")
+    tz = meta["timezone"]
+    as_of = as_of or max(meta["as_of"], latest_activity_date(wh, tz) or meta["as_of"])
+    since = Watermark(tuple(meta["runs"]), meta["as_of"])
+    with wh.transaction():
+        runs = sorted(set(meta["runs"]) | set(_ingest_runs_in_inputs(wh)))
+        state = {g: wh.table(_state_table(g)) for g in STATE_KEYS}
+        update(_profile_inputs(wh), state, wh.table(PROFILE_SUMMARY), since=since, as_of=as_of,
+               timezone=tz, materialize=_materializer(wh, {}))
+        for table, part in [*((_state_table(g), f"merged_{g}") for g in STATE_KEYS),
+                            (PROFILE_SUMMARY, "merged_summary")]:
+            wh.con.execute(f'DELETE FROM "{table}" WHERE customer_id IN '
+                           f'(SELECT customer_id FROM "{_TMP}changed")')
+            wh.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM "{_TMP}{part}"')
+        changed = wh.count(f"{_TMP}changed")
+        _write_profile(wh, as_of=as_of, timezone=tz)
+        _write_profile_meta(wh, as_of=as_of, timezone=tz, runs=runs, kind="update")
+        for name in wh.table_names():
+            if name.startswith(_TMP):
+                wh.con.execute(f'DROP TABLE "{name}"')
+    return profile_status(wh) | {"changed_customers": changed}
+
+
+def profile_status(wh: Warehouse) -> dict:
+    """As-of date, time zone, customers and lifecycle-stage counts of the stored profile."""
+    meta = _profile_meta(wh)
+    if meta is None or PROFILE_TABLE not in wh.table_names():
+        raise ConfigError(f"the warehouse {wh.path} has no profile", hint="run `jz profile build`")
+    stages = dict(wh.con.execute(f"SELECT lifecycle_stage, count(*) FROM {PROFILE_TABLE} "
+                                 "GROUP BY 1 ORDER BY 2 DESC").fetchall())
+    return {"as_of": str(meta["as_of"]), "timezone": meta["timezone"],
+            "customers": wh.count(PROFILE_TABLE), "stages": stages}

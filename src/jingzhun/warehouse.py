@@ -127,7 +127,7 @@ class Warehouse:
 
     def count(self, name: str) -> int:
         """Number of rows in table ``name``."""
-        return self.con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0]
+        return self.con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0]
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

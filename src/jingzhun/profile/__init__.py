@@ -1,0 +1,1 @@
+"""Customer profile (客户画像): per-customer features, lifecycle stage and tags."""
