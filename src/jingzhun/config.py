@@ -9,6 +9,15 @@ Looked up as ``$JINGZHUN_CONFIG`` or ``./jingzhun.toml``; every key is optional:
 
     [secrets]
     key_file = "/secure/jingzhun.key"   # default $JINGZHUN_KEY_FILE or ~/.jingzhun/secret.key
+
+    [profile]
+    timezone = "Asia/Shanghai"      # local days, weekdays and hours of the profile (default UTC)
+    tags_file = "my_tags.yaml"      # tag rules (default: the packaged rule set)
+    active_multiple = 1.5           # lifecycle thresholds, in multiples of the expected gap
+    at_risk_multiple = 3.0
+    lost_multiple = 6.0
+    min_gap_days = 7
+    max_gap_days = 365
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from jingzhun.errors import ConfigError
 
@@ -43,11 +52,36 @@ class SecretsSettings(_Section):
     key_file: str | None = None
 
 
+class ProfileSettings(_Section):
+    """Time zone, tag rules and lifecycle thresholds of the customer profile."""
+
+    timezone: str = "UTC"
+    tags_file: str | None = None
+    active_multiple: float = 1.5
+    at_risk_multiple: float = 3.0
+    lost_multiple: float = 6.0
+    min_gap_days: float = 7.0
+    max_gap_days: float = 365.0
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
+                             "'Asia/Shanghai' or 'UTC')") from None
+        return value
+
+
 class Settings(_Section):
     """All settings."""
 
     warehouse: WarehouseSettings = WarehouseSettings()
     secrets: SecretsSettings = SecretsSettings()
+    profile: ProfileSettings = ProfileSettings()
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

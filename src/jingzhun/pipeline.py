@@ -161,38 +161,58 @@ def latest_activity_date(wh: Warehouse, timezone: str = "UTC") -> date | None:
 def _profile_meta(wh: Warehouse) -> dict | None:
     if PROFILE_META not in wh.table_names():
         return None
-    rows = wh.con.execute(f"SELECT as_of, timezone, runs FROM {PROFILE_META}").fetchall()
+    rows = wh.con.execute(
+        f"SELECT as_of, timezone, runs, lifecycle, tags_file FROM {PROFILE_META}").fetchall()
     if not rows:
         return None
-    row = rows[0]
-    return {"as_of": row[0], "timezone": row[1], "runs": json.loads(row[2])}
+    as_of, timezone, runs, lifecycle, tags_file = rows[0]
+    from jingzhun.profile.lifecycle import LifecycleConfig
+
+    return {"as_of": as_of, "timezone": timezone, "runs": json.loads(runs),
+            "lifecycle": LifecycleConfig(**json.loads(lifecycle)), "tags_file": tags_file}
 
 
 def _write_profile_meta(wh: Warehouse, *, as_of: date, timezone: str, runs: list[str],
-                        kind: str) -> None:
+                        lifecycle, tags_file: str | None, kind: str) -> None:
+    import dataclasses
+
     wh.con.execute(f"CREATE OR REPLACE TABLE {PROFILE_META} (as_of DATE, timezone VARCHAR, "
-                   "runs VARCHAR, kind VARCHAR)")
-    wh.con.execute(f"INSERT INTO {PROFILE_META} VALUES (?, ?, ?, ?)",
-                   [as_of, timezone, json.dumps(runs), kind])
+                   "runs VARCHAR, lifecycle VARCHAR, tags_file VARCHAR, kind VARCHAR)")
+    wh.con.execute(f"INSERT INTO {PROFILE_META} VALUES (?, ?, ?, ?, ?, ?)",
+                   [as_of, timezone, json.dumps(runs), json.dumps(dataclasses.asdict(lifecycle)),
+                    tags_file, kind])
 
 
-def _write_profile(wh: Warehouse, *, as_of: date, timezone: str) -> None:
+def _write_derived(wh: Warehouse, *, as_of: date, timezone: str, lifecycle,
+                   tags_file: str | None) -> None:
+    """Everything derived from the stored state: the profile, its tags and stored segments."""
+    _write_profile(wh, as_of=as_of, timezone=timezone, lifecycle=lifecycle)
+    _write_tags(wh, _load_tag_rules(tags_file), as_of)
+    _refresh_segments(wh, as_of)
+
+
+def _write_profile(wh: Warehouse, *, as_of: date, timezone: str, lifecycle) -> None:
     """Derive ``customer_profile`` from the stored state and summary."""
     from jingzhun.profile.derive import derive_profile
     from jingzhun.profile.state import STATE_KEYS
 
     state = {g: wh.table(_state_table(g)) for g in STATE_KEYS}
     profile = derive_profile(state, wh.table(PROFILE_SUMMARY), wh.table("customers"),
-                             as_of=as_of, timezone=timezone)
+                             as_of=as_of, timezone=timezone, lifecycle=lifecycle)
     _materializer(wh, {"profile": PROFILE_TABLE})("profile", profile)
 
 
-def profile_build(wh: Warehouse, *, as_of: date | None = None, timezone: str = "UTC") -> dict:
+def profile_build(wh: Warehouse, *, as_of: date | None = None, timezone: str = "UTC",
+                  lifecycle=None, tags_file: str | Path | None = None) -> dict:
     """Rebuild the profile state, summary and ``customer_profile`` from all canonical rows up to
-    ``as_of`` (default: the latest order/event date). Returns ``profile_status``."""
+    ``as_of`` (default: the latest order/event date), with ``lifecycle`` thresholds (a
+    ``LifecycleConfig``; default thresholds when None); apply the tag rules of ``tags_file``
+    (default: the packaged rules) and refresh stored segments. Returns ``profile_status``."""
     from jingzhun.profile.build import build
+    from jingzhun.profile.lifecycle import LifecycleConfig
     from jingzhun.profile.state import STATE_KEYS
 
+    lifecycle = lifecycle or LifecycleConfig()
     as_of = as_of or latest_activity_date(wh, timezone)
     if as_of is None:
         raise ConfigError(f"the warehouse {wh.path} has no orders or events to profile",
@@ -202,8 +222,10 @@ def profile_build(wh: Warehouse, *, as_of: date | None = None, timezone: str = "
         runs = _ingest_runs_in_inputs(wh)
         build(_profile_inputs(wh), as_of=as_of, timezone=timezone,
               materialize=_materializer(wh, names))
-        _write_profile(wh, as_of=as_of, timezone=timezone)
-        _write_profile_meta(wh, as_of=as_of, timezone=timezone, runs=runs, kind="build")
+        tags_file = str(tags_file) if tags_file else None
+        _write_derived(wh, as_of=as_of, timezone=timezone, lifecycle=lifecycle, tags_file=tags_file)
+        _write_profile_meta(wh, as_of=as_of, timezone=timezone, runs=runs, lifecycle=lifecycle,
+                            tags_file=tags_file, kind="build")
     return profile_status(wh) | {"changed_customers": None}
 
 
@@ -232,8 +254,10 @@ def profile_update(wh: Warehouse, *, as_of: date | None = None) -> dict:
                            f'(SELECT customer_id FROM "{_TMP}changed")')
             wh.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM "{_TMP}{part}"')
         changed = wh.count(f"{_TMP}changed")
-        _write_profile(wh, as_of=as_of, timezone=tz)
-        _write_profile_meta(wh, as_of=as_of, timezone=tz, runs=runs, kind="update")
+        _write_derived(wh, as_of=as_of, timezone=tz, lifecycle=meta["lifecycle"],
+                       tags_file=meta["tags_file"])
+        _write_profile_meta(wh, as_of=as_of, timezone=tz, runs=runs, lifecycle=meta["lifecycle"],
+                            tags_file=meta["tags_file"], kind="update")
         for name in wh.table_names():
             if name.startswith(_TMP):
                 wh.con.execute(f'DROP TABLE "{name}"')
@@ -249,3 +273,161 @@ def profile_status(wh: Warehouse) -> dict:
                                  "GROUP BY 1 ORDER BY 2 DESC").fetchall())
     return {"as_of": str(meta["as_of"]), "timezone": meta["timezone"],
             "customers": wh.count(PROFILE_TABLE), "stages": stages}
+
+
+def _require_profile(wh: Warehouse) -> dict:
+    meta = _profile_meta(wh)
+    if meta is None or PROFILE_TABLE not in wh.table_names():
+        raise ConfigError(f"the warehouse {wh.path} has no customer profile yet",
+                          hint="run `jz profile build` first")
+    return meta
+
+
+# -- segments ------------------------------------------------------------------------------------
+SEGMENTS_TABLE = "segments"
+
+
+def _replace_rows(wh: Warehouse, table: str, expr, where_sql: str, params: list) -> None:
+    """Delete the rows of ``table`` matching ``where_sql`` and insert ``expr``'s rows (the table
+    is created from ``expr``'s schema when missing)."""
+    if table not in wh.table_names():
+        wh.ibis().create_table(table, schema=expr.schema())
+    wh.con.execute(f'DELETE FROM "{table}" WHERE {where_sql}', params)
+    wh.con.execute(f'INSERT INTO "{table}" BY NAME {wh.ibis().compile(expr)}')
+
+
+def _write_segments(wh: Warehouse, scheme, as_of: date) -> None:
+    import ibis
+
+    from jingzhun.segment.rfm import assign_segments
+
+    rows = assign_segments(wh.table(PROFILE_TABLE), scheme).mutate(as_of=ibis.literal(as_of))
+    _replace_rows(wh, SEGMENTS_TABLE, rows, "scheme = ?", [scheme.name])
+
+
+def _refresh_segments(wh: Warehouse, as_of: date) -> None:
+    """Recompute the stored RFM schemes from the (new) profile, so segments stay current."""
+    from jingzhun.segment.rfm import BUILTIN_SCHEMES, load_scheme
+
+    if SEGMENTS_TABLE not in wh.table_names():
+        return
+    for (name,) in wh.con.execute(f"SELECT DISTINCT scheme FROM {SEGMENTS_TABLE}").fetchall():
+        if name in BUILTIN_SCHEMES:
+            _write_segments(wh, load_scheme(name), as_of)
+        else:  # a custom scheme's file is not remembered: its rows would be stale
+            wh.con.execute(f"DELETE FROM {SEGMENTS_TABLE} WHERE scheme = ?", [name])
+
+
+def segment_rfm(wh: Warehouse, *, scheme: str | Path = "11") -> dict:
+    """Score R, F, M on the stored profile, assign ``scheme``'s segments (``"11"``, ``"5"`` or a
+    YAML file), store them in ``segments`` and return ``{"scheme", "as_of", "segments": [...]}``
+    (size, share, revenue share per segment)."""
+    from jingzhun.segment.rfm import load_scheme, segment_summary
+
+    meta = _require_profile(wh)
+    parsed = load_scheme(scheme)
+    with wh.transaction():
+        _write_segments(wh, parsed, meta["as_of"])
+    segs = wh.table(SEGMENTS_TABLE)
+    summary = segment_summary(segs.filter(segs.scheme == parsed.name), wh.table(PROFILE_TABLE),
+                              scheme=parsed).to_pandas()
+    return {"scheme": parsed.name, "as_of": str(meta["as_of"]),
+            "segments": json.loads(summary.to_json(orient="records", force_ascii=False))}
+
+
+# -- one customer ----------------------------------------------------------------------------------
+def profile_card(wh: Warehouse, customer: str, *, secrets: Secrets | None = None) -> dict:
+    """One customer's profile row, current tags, segments and top preferences.
+
+    ``customer`` is the stored pseudonym or the source's customer id (pseudonymised with
+    ``secrets``, the key the data was ingested with)."""
+    _require_profile(wh)
+    customer_id = customer
+    if not _exists(wh, PROFILE_TABLE, customer_id) and secrets is not None:
+        customer_id = secrets.pseudonym(customer)
+    if not _exists(wh, PROFILE_TABLE, customer_id):
+        raise ConfigError(f"no customer {customer!r} in the profile of {wh.path}",
+                          hint="give the source's customer id (with the --key-file it was "
+                               "ingested with) or the stored pseudonym")
+    card = {"profile": _records(wh, f"SELECT * FROM {PROFILE_TABLE} WHERE customer_id = ?",
+                                [customer_id])[0]}
+    if TAG_HISTORY_TABLE in wh.table_names():
+        card["tags"] = _records(wh, f"SELECT tag, tagged_since FROM {TAG_HISTORY_TABLE} WHERE "
+                                    "customer_id = ? AND untagged_at IS NULL ORDER BY tag",
+                                [customer_id])
+    if SEGMENTS_TABLE in wh.table_names():
+        card["segments"] = _records(
+            wh, f"SELECT scheme, segment, label_en, label_zh, rfm_cell FROM {SEGMENTS_TABLE} "
+                "WHERE customer_id = ? ORDER BY scheme", [customer_id])
+    card["preferences"] = _records(
+        wh, "SELECT dim, value, orders, items, CAST(amount AS DOUBLE) AS amount FROM "
+            f"{_state_table('dim')} WHERE customer_id = ? AND dim IN ('category', 'brand', "
+            "'channel') QUALIFY row_number() OVER (PARTITION BY dim ORDER BY amount DESC, "
+            "orders DESC, value) <= 3 ORDER BY dim, amount DESC", [customer_id])
+    return card
+
+
+def _exists(wh: Warehouse, table: str, customer_id: str) -> bool:
+    return bool(wh.con.execute(f'SELECT count(*) FROM "{table}" WHERE customer_id = ?',
+                               [customer_id]).fetchall()[0][0])
+
+
+def _records(wh: Warehouse, sql: str, params: list) -> list[dict]:
+    df = wh.con.execute(sql, params).df()
+    return json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+# -- tags ------------------------------------------------------------------------------------------
+TAGS_TABLE = "customer_tags"
+TAG_HISTORY_TABLE = "customer_tag_history"
+
+
+def _write_tags(wh: Warehouse, rules, as_of: date) -> None:
+    """Apply ``rules`` to the stored profile: ``customer_tags`` (current members, ``as_of``) and
+    ``customer_tag_history`` (spells of membership: tagged since / untagged at)."""
+    import ibis
+
+    from jingzhun.profile.tags import apply_tags, update_tag_history
+
+    members = _materializer(wh, {})("tags_now", apply_tags(wh.table(PROFILE_TABLE), rules))
+    history = wh.table(TAG_HISTORY_TABLE) if TAG_HISTORY_TABLE in wh.table_names() else None
+    _materializer(wh, {})(
+        "tag_history", update_tag_history(history, members, as_of=as_of))
+    wh.con.execute(f'CREATE OR REPLACE TABLE {TAG_HISTORY_TABLE} AS SELECT * FROM '
+                   f'"{_TMP}tag_history" ORDER BY customer_id, tag, tagged_since')
+    _materializer(wh, {"tags": TAGS_TABLE})("tags", members.mutate(as_of=ibis.literal(as_of)))
+    for name in ("tags_now", "tag_history"):
+        wh.con.execute(f'DROP TABLE "{_TMP}{name}"')
+
+
+def _load_tag_rules(tags_file: str | Path | None):
+    from jingzhun.profile.derive import PROFILE_COLUMNS
+    from jingzhun.profile.tags import load_rules, validate_rules
+
+    rules = load_rules(tags_file)
+    validate_rules(rules, PROFILE_COLUMNS)
+    return rules
+
+
+def tags_apply(wh: Warehouse, *, tags_file: str | Path | None = None) -> dict:
+    """Apply tag rules (``tags_file``, else the profile's, else the packaged defaults) to the
+    stored profile and remember the file for later updates. Returns ``tags_list``."""
+    meta = _require_profile(wh)
+    tags_file = str(tags_file) if tags_file else meta.get("tags_file")
+    rules = _load_tag_rules(tags_file)
+    with wh.transaction():
+        _write_tags(wh, rules, meta["as_of"])
+        wh.con.execute(f"UPDATE {PROFILE_META} SET tags_file = ?", [tags_file])
+    return tags_list(wh, tags_file=tags_file)
+
+
+def tags_list(wh: Warehouse | None, *, tags_file: str | Path | None = None) -> dict:
+    """The rules (name, descriptions, expression) with their current member counts when the
+    warehouse has tags. ``wh`` may be None to only check a rule file."""
+    rules = _load_tag_rules(tags_file)
+    counts: dict[str, int] = {}
+    if wh is not None and TAGS_TABLE in wh.table_names():
+        counts = dict(wh.con.execute(f"SELECT tag, count(*) FROM {TAGS_TABLE} GROUP BY 1").fetchall())
+    return {"tags_file": str(tags_file) if tags_file else None, "rules": [
+        {"name": r.name, "description": r.description, "description_zh": r.description_zh,
+         "expression": r.expression, "customers": counts.get(r.name)} for r in rules]}

@@ -2,7 +2,7 @@
 
 Random histories of orders, lines and events are cut into two ingest runs; the first run is built
 as of one date, the second applied by ``profile_update`` as of a later date, and the result must
-equal a full build of everything as of the later date -- profile, lifecycle stages and all.
+equal a full build of everything as of the later date -- profile, lifecycle stages and tags.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ def _add(wh: Warehouse, rows: dict[str, list[dict]], runs: set[str]) -> None:
         insert(wh, table, [r for r in table_rows if r["ingest_run_id"] in runs])
 
 
-def _profile(wh: Warehouse) -> pd.DataFrame:
-    return wh.con.execute("SELECT * FROM customer_profile ORDER BY customer_id").df()
+def _profile(wh: Warehouse) -> tuple[pd.DataFrame, list]:
+    tags = wh.con.execute("SELECT * FROM customer_tags ORDER BY ALL").fetchall()
+    return wh.con.execute("SELECT * FROM customer_profile ORDER BY customer_id").df(), tags
 
 
 def assert_same_profile(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -117,4 +118,5 @@ def test_update_equals_full_build(orders, events, first_days, more_days, tz):
         _add(inc, rows, {"r2"})
         pipeline.profile_update(inc, as_of=as_of_2)
         got = _profile(inc)
-    assert_same_profile(got, want)
+    assert_same_profile(got[0], want[0])
+    assert got[1] == want[1]  # current tags
