@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -227,6 +228,218 @@ def ingest_report(
                       f"{ex['raw_value']!r} — {ex['reason']}", highlight=False)
 
 
+profile_app = typer.Typer(
+    add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    help="The customer profile (客户画像): one row per customer in the table customer_profile "
+         "(value, timing, preferences, price sensitivity, channel, engagement, lifecycle stage, "
+         "demographics), with tags. `build` recomputes it from all orders and events; `update` "
+         "applies only what was ingested since (same result, faster).")
+tags_app = typer.Typer(
+    add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    help="Declarative customer tags: rules in a YAML file (name, description, expression over "
+         "profile columns, e.g. `discount_order_share > 0.5 and orders >= 3`).")
+segment_app = typer.Typer(
+    add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    help="Segments: RFM scores and named segments.")
+app.add_typer(profile_app, name="profile")
+app.add_typer(tags_app, name="tags")
+app.add_typer(segment_app, name="segment")
+
+AsOfOpt = Annotated[datetime | None, typer.Option(
+    "--as-of", formats=["%Y-%m-%d"], show_default=False,
+    help="Profile date YYYY-MM-DD, a local date in the profile's time zone (default: the date "
+         "of the latest order or event).")]
+RulesOpt = Annotated[Path | None, typer.Option(
+    "--rules", help="Tag rule file (YAML); default: the profile's, else the packaged rules.")]
+
+
+def _lifecycle(settings):
+    from jingzhun.profile.lifecycle import LifecycleConfig
+
+    p = settings.profile
+    return LifecycleConfig(active_multiple=p.active_multiple, at_risk_multiple=p.at_risk_multiple,
+                           lost_multiple=p.lost_multiple, min_gap_days=p.min_gap_days,
+                           max_gap_days=p.max_gap_days)
+
+
+def _print_status(status: dict, title: str) -> None:
+    from jingzhun.profile.lifecycle import STAGE_LABELS
+
+    out.print(f"{title}: {status['customers']:,} customers as of {status['as_of']} "
+              f"({status['timezone']})" + (f", {status['changed_customers']:,} changed"
+                                           if status.get("changed_customers") is not None else ""))
+    t = Table("lifecycle stage", "阶段", "customers", title_justify="left")
+    for stage, n in status["stages"].items():
+        en, zh = STAGE_LABELS.get(stage, (stage, ""))
+        t.add_row(en, zh, f"{n:,}")
+    out.print(t)
+
+
+@profile_app.command("build")
+def profile_build(
+    as_of: AsOfOpt = None,
+    timezone: Annotated[str | None, typer.Option(
+        "--timezone", help="IANA time zone of local days and hours (default: jingzhun.toml's "
+                           "[profile] timezone, else UTC).")] = None,
+    rules: RulesOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute the whole profile (and its tags and stored segments) as of a date."""
+    from jingzhun import pipeline
+    from jingzhun.config import load_settings
+
+    with _errors_exit_2():
+        settings = load_settings()
+        with pipeline.open_warehouse(db, settings) as wh, _spinner("building the profile", as_json):
+            status = pipeline.profile_build(
+                wh, as_of=as_of.date() if as_of else None,
+                timezone=timezone or settings.profile.timezone, lifecycle=_lifecycle(settings),
+                tags_file=rules or settings.profile.tags_file)
+    _emit(status, as_json, lambda s: _print_status(s, "profile built"))
+
+
+@profile_app.command("update")
+def profile_update(as_of: AsOfOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Apply the orders and events ingested (or dated) since the last build or update."""
+    from jingzhun import pipeline
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh, \
+            _spinner("updating the profile", as_json):
+        status = pipeline.profile_update(wh, as_of=as_of.date() if as_of else None)
+    _emit(status, as_json, lambda s: _print_status(s, "profile updated"))
+
+
+@profile_app.command("show")
+def profile_show(
+    customer: Annotated[str, typer.Argument(help="The source's customer id (pseudonymised with "
+                                                 "the key file) or the stored pseudonym.")],
+    db: DbOpt = None,
+    key_file: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One customer's card: values, stage, tags and segments."""
+    from jingzhun import pipeline
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
+        card = pipeline.profile_card(wh, customer, secrets=pipeline.open_secrets(key_file))
+    _emit(card, as_json, _print_card)
+
+
+_CARD_ROWS = (
+    ("value 价值", ("orders", "repeat_orders", "items", "monetary_gross", "returns_amount",
+                  "monetary_net", "avg_order_value", "max_order_value", "return_rate")),
+    ("timing 时间", ("first_order_at", "last_order_at", "recency_days", "tenure_days",
+                   "ipt_median_days", "ipt_cv", "preferred_weekday", "preferred_hour")),
+    ("preference 偏好", ("top_category", "top_category_share", "top_brand", "category_count",
+                       "category_entropy", "new_product_share")),
+    ("price 价格敏感度", ("discount_order_share", "discount_depth_mean", "price_index")),
+    ("channel 渠道", ("preferred_channel", "views_30d", "carts_30d", "searches_30d",
+                    "cart_abandonment_rate_90d")),
+    ("lifecycle 生命周期", ("lifecycle_stage", "expected_gap_days")),
+    ("demographics 人口属性", ("gender", "age_band", "city", "province")),
+)
+
+
+def _print_card(card: dict) -> None:
+    p = card["profile"]
+    out.print(f"[bold]customer {p['customer_id']}[/] as of {str(p['as_of'])[:10]}")
+    t = Table(show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_column()
+    for group, cols in _CARD_ROWS:
+        for i, col in enumerate(cols):
+            value = p.get(col)
+            shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
+            t.add_row(group if i == 0 else "", col, "—" if value is None else shown)
+    out.print(t)
+    if card.get("tags") is not None:
+        tags = ", ".join(f"{x['tag']} (since {str(x['tagged_since'])[:10]})" for x in card["tags"])
+        out.print(f"tags 标签: {tags or '—'}")
+    for seg in card.get("segments", []):
+        out.print(f"segment ({seg['scheme']}): {seg['label_en']} {seg['label_zh']} "
+                  f"[RFM {seg['rfm_cell'] or '—'}]")
+    prefs = "; ".join(f"{x['dim']} {x['value']} {x['amount']:,.2f}" for x in card["preferences"])
+    out.print(f"top preferences: {prefs or '—'}")
+
+
+@tags_app.command("list")
+def tags_list(rules: RulesOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Check a rule file and list its tags, with member counts when the warehouse has tags."""
+    from jingzhun import pipeline
+
+    with _errors_exit_2():
+        if db is None and rules is not None:
+            listing = pipeline.tags_list(None, tags_file=rules)
+        else:
+            with pipeline.open_warehouse(db) as wh:
+                listing = pipeline.tags_list(wh, tags_file=rules)
+    _emit(listing, as_json, _print_tags)
+
+
+@tags_app.command("apply")
+def tags_apply(rules: RulesOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Apply tag rules to the stored profile (history: tagged since / untagged at)."""
+    from jingzhun import pipeline
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
+        listing = pipeline.tags_apply(wh, tags_file=rules)
+    _emit(listing, as_json, _print_tags)
+
+
+def _print_tags(listing: dict) -> None:
+    t = Table("tag", "customers", "description", "expression",
+              title=f"tag rules: {listing['tags_file'] or 'packaged defaults'}", title_justify="left")
+    for r in listing["rules"]:
+        n = "—" if r["customers"] is None else f"{r['customers']:,}"
+        t.add_row(r["name"], n, r["description_zh"] or r["description"], r["expression"])
+    out.print(t)
+
+
+@segment_app.command("rfm")
+def segment_rfm(
+    scheme: Annotated[str, typer.Option(
+        "--scheme", help="11 (Champions ... Lost), 5 (重要价值/Gold ... 流失/Lost), or a YAML "
+                         "file with your own map.")] = "11",
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score R, F, M (1-5, 5 = best) on the profile and store named segments."""
+    from jingzhun import pipeline
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
+        result = pipeline.segment_rfm(wh, scheme=scheme)
+    _emit(result, as_json, print_segments)
+
+
+def print_segments(result: dict) -> None:
+    """The segment table of ``pipeline.segment_rfm``."""
+    t = Table("segment", "细分", "customers", "share", "revenue share",
+              title=f"RFM segments (scheme {result['scheme']}, as of {result['as_of']})",
+              title_justify="left")
+    for s in result["segments"]:
+        rev = "—" if s["revenue_share"] is None else f"{s['revenue_share']:.1%}"
+        t.add_row(s["label_en"], s["label_zh"], f"{s['customers']:,}", f"{s['share']:.1%}", rev)
+    out.print(t)
+
+
+@contextmanager
+def _spinner(text: str, quiet: bool):
+    if quiet:
+        yield
+        return
+    with err.status(text):
+        yield
+
+
+def _emit(result: dict, as_json: bool, printer: Callable[[dict], None]) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        printer(result)
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the data, warehouse and "
@@ -235,19 +448,29 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the simulator.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Simulate a retailer's raw exports (with realistic dirt), ingest them, print the accounting."""
+    """Simulate a retailer's raw exports (with realistic dirt), ingest them, build the customer
+    profile and its tags, and print the accounting and the RFM segments."""
     from jingzhun import pipeline
 
     with _errors_exit_2():
         secrets = pipeline.open_secrets(out_dir / "secret.key")
         db, results = pipeline.simulate_and_ingest(out_dir, n_customers=customers, seed=seed,
                                                    secrets=secrets)
+        with pipeline.open_warehouse(db) as wh, _spinner("profiling customers", as_json):
+            status = pipeline.profile_build(wh, timezone=pipeline.SIMULATOR_TIMEZONE)
+            segments = [pipeline.segment_rfm(wh, scheme=s) for s in ("11", "5")]
+            tags = pipeline.tags_list(wh)
     if as_json:
-        print(json.dumps({"db": str(db), **_summary(results)}, ensure_ascii=False, default=str))
+        print(json.dumps({"db": str(db), **_summary(results), "profile": status,
+                          "segments": segments, "tags": tags}, ensure_ascii=False, default=str))
         return
     _print_results(results, f"demo: simulated retailer ingested into {db}")
+    _print_status(status, "profile")
+    for result in segments:
+        print_segments(result)
+    _print_tags(tags)
     out.print(f"warehouse: {db}   raw files: {out_dir / 'data'}   "
-              f"details: jz ingest report --db {db}")
+              f"next: jz profile show CUSTOMER_ID --db {db} --key-file {out_dir / 'secret.key'}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -91,6 +91,10 @@ def ingest_report(wh: Warehouse, *, run_id: str | None = None, examples: int = 3
     return {"runs": run_dicts, "reasons": reason_dicts}
 
 
+#: The simulated retailer's local time zone (its raw files are in Asia/Shanghai time).
+SIMULATOR_TIMEZONE = "Asia/Shanghai"
+
+
 def simulate_and_ingest(out: Path, *, n_customers: int, seed: int, secrets: Secrets,
                         progress: ProgressFn | None = None) -> tuple[Path, list[IngestResult]]:
     """The demo so far: simulate a retailer into ``out/data``, ingest it into

@@ -100,7 +100,7 @@ def assert_same_profile(got: pd.DataFrame, want: pd.DataFrame) -> None:
             assert a[b.notna()].tolist() == b[b.notna()].tolist(), col
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(orders=st.lists(order_st, max_size=12), events=st.lists(event_st, max_size=10),
        first_days=st.integers(0, 40), more_days=st.integers(0, 15),
        tz=st.sampled_from(["UTC", "Europe/London", "Asia/Shanghai"]))

@@ -26,7 +26,8 @@ from jingzhun.profile.tags import (
 #: customer_profile's columns and types (issue 4).
 PROFILE_SCHEMA = {
     "customer_id": "string", "as_of": "date",
-    **dict.fromkeys(["orders", "repeat_orders", "purchase_days", "items", "items_returned"], "int64"),
+    **dict.fromkeys(["orders", "repeat_orders", "purchase_days", "cancelled_orders", "items",
+                     "items_returned"], "int64"),
     **dict.fromkeys(["monetary_gross", "returns_amount", "monetary_net", "avg_order_value",
                      "max_order_value", "discount_amount", "return_rate"], "float64"),
     "first_order_at": "timestamp", "last_order_at": "timestamp",

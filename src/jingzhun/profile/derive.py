@@ -9,10 +9,11 @@ Definitions (days are local calendar days in the profile's time zone; money in t
 currency):
 
 * ``orders`` purchase orders; ``repeat_orders`` = orders - 1 (0 without orders);
-  ``purchase_days`` distinct days with a purchase; ``items`` units bought; ``items_returned``
-  units on return lines;
+  ``purchase_days`` distinct days with a purchase; ``cancelled_orders``; ``items`` units bought;
+  ``items_returned`` units on return lines;
 * ``monetary_gross`` sum of purchase totals (paid, after discount); ``returns_amount`` refunds
-  (return lines of purchases + credit notes); ``monetary_net`` = gross - returns;
+  (returned orders + return lines of other purchases + credit notes); ``monetary_net`` = gross -
+  returns (exact: computed in DECIMAL, then stored as float64);
   ``avg_order_value`` = gross / orders; ``max_order_value``; ``discount_amount`` total order
   discounts; ``return_rate`` = returns / gross;
 * ``recency_days`` = as_of - last purchase day; ``tenure_days`` = as_of - first purchase day;
@@ -40,7 +41,7 @@ from jingzhun.profile.state import epoch_day
 #: Columns of ``customer_profile``, in order.
 PROFILE_COLUMNS = (
     "customer_id", "as_of",
-    "orders", "repeat_orders", "purchase_days", "items", "items_returned",
+    "orders", "repeat_orders", "purchase_days", "cancelled_orders", "items", "items_returned",
     "monetary_gross", "returns_amount", "monetary_net", "avg_order_value", "max_order_value",
     "discount_amount", "return_rate",
     "first_order_at", "last_order_at", "recency_days", "tenure_days", "ipt_mean_days",
@@ -82,14 +83,17 @@ def derive_profile(state: dict[str, ibis.Table], summary: ibis.Table, customers:
     for part in (c, summary, _engagement(state["day"], day), _price_index(state["dim"]), reg):
         t = attach(t, part)
     t = t.mutate(**_value(t), **_timing(t, day), **_prices(t), **_counts(t))
-    gap = expected_gap_days(t.ipt_median_days, summary.ipt_median_days.median(), cfg)
-    t = t.mutate(expected_gap_days=gap)
+    population_gap = summary.ipt_median_days.median()
+    t = t.mutate(
+        expected_gap_days=expected_gap_days(t.ipt_median_days, population_gap, cfg),
+        prior_gap_days=expected_gap_days(t.prior_gap_median_days, population_gap, cfg),
+    )
     t = t.mutate(
         as_of=ibis.date(as_of),
         lifecycle_stage=lifecycle_stage(orders=t.orders, purchase_days=t.purchase_days,
                                         recency_days=t.recency_days,
                                         last_gap_days=t.last_gap_days, gap_days=t.expected_gap_days,
-                                        cfg=cfg),
+                                        prior_gap_days=t.prior_gap_days, cfg=cfg),
         age_band=_age_band(as_of.year - t.birth_year),
         new_product_share=ratio(t.new_items, t.product_items),
         ipt_cv=ratio(t.ipt_std_days, t.ipt_mean_days),
@@ -110,17 +114,19 @@ def _money(x: ibis.Value) -> ibis.Value:
 def _value(t: ibis.Table) -> dict[str, ibis.Value]:
     orders = t.orders.fill_null(0)
     gross = _money(t.gross_amount)
-    returns = (t.line_refund_amount.fill_null(0) + t.credit_amount.fill_null(0)).cast("float64")
+    refunds = (t.line_refund_amount.fill_null(0) + t.credit_amount.fill_null(0)
+               + t.returned_order_amount.fill_null(0))
+    returns = refunds.cast("float64")
     return {
         "orders": orders,
         "repeat_orders": (orders - 1).clip(lower=0),
         "purchase_days": t.purchase_days.fill_null(0),
+        "cancelled_orders": t.cancelled_orders.fill_null(0),
         "items": t["items"].fill_null(0),
         "items_returned": t.items_returned.fill_null(0),
         "monetary_gross": gross,
         "returns_amount": returns,
-        "monetary_net": (t.gross_amount.fill_null(0) - t.line_refund_amount.fill_null(0)
-                         - t.credit_amount.fill_null(0)).cast("float64"),
+        "monetary_net": (t.gross_amount.fill_null(0) - refunds).cast("float64"),
         "avg_order_value": ratio(gross, orders),
         "max_order_value": t.max_order_amount.cast("float64"),
         "discount_amount": _money(t.discount_amount),

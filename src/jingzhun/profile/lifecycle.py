@@ -12,7 +12,9 @@ stage          rule (first that holds)
 prospect       no purchase yet
 new            one purchase day and ``r <= active_multiple * g``
 reactivated    ``r <= active_multiple * g`` and the gap before the last purchase day was longer
-               than ``at_risk_multiple * g`` (they had slipped away and came back)
+               than ``at_risk_multiple * g0`` -- they had slipped away and came back -- where
+               ``g0`` is the expected gap from the gaps *before* that one (the population's
+               median gap when there are none)
 active         ``r <= active_multiple * g``
 at_risk        ``r <= at_risk_multiple * g``
 dormant        ``r <= lost_multiple * g``
@@ -70,11 +72,13 @@ def expected_gap_days(ipt_median_days: ibis.Value, population_median_days: ibis.
 
 
 def lifecycle_stage(*, orders: ibis.Value, purchase_days: ibis.Value, recency_days: ibis.Value,
-                    last_gap_days: ibis.Value, gap_days: ibis.Value,
+                    last_gap_days: ibis.Value, gap_days: ibis.Value, prior_gap_days: ibis.Value,
                     cfg: LifecycleConfig) -> ibis.Value:
-    """The stage (one of ``STAGES``) from recency and gaps in days; see the module docstring."""
+    """The stage (one of ``STAGES``) from recency and gaps in days; see the module docstring.
+    ``gap_days`` and ``prior_gap_days`` are expected gaps (``expected_gap_days``) from all gaps
+    and from the gaps before the last one."""
     recent = recency_days <= cfg.active_multiple * gap_days
-    came_back = last_gap_days.fill_null(0) > cfg.at_risk_multiple * gap_days
+    came_back = last_gap_days.fill_null(0) > cfg.at_risk_multiple * prior_gap_days
     return (
         ibis.cases(
             (orders.fill_null(0) == 0, "prospect"),

@@ -8,7 +8,8 @@ nothing here depends on the profile date beyond which rows are included. Grains:
               event time, items bought and returned;
 ``day``       (customer_id, day) -- per local calendar day (``day`` = days since 1970-01-01 in the
               profile's time zone): purchase orders, views, add-to-carts, searches;
-``dim``       (customer_id, dim, value) -- per channel, weekday (0 = Monday) and local hour:
+``dim``       (customer_id, dim, value) -- per channel, weekday (``"00"`` = Monday) and local
+              hour (``"00"``..``"23"``):
               purchase orders and their paid amount; per category and brand: items, paid amount
               (after line discounts) and amount at unit price;
 ``product``   (customer_id, product_id) -- first purchase day, items bought that day, all items.
@@ -18,11 +19,14 @@ What counts (documented choices):
 * an order *purchase* is an order with a customer, status other than ``cancelled`` and
   ``total_amount >= 0`` (completed and returned orders: a returned order was bought, then
   refunded); an order with ``total_amount < 0`` is a *credit note* (e.g. Online Retail's ``C``
-  invoices) and refunds ``-total_amount``; a cancelled order with a non-negative total is ignored;
-* order-level money: gross = ``total_amount`` (paid, after the order's discount);
-* a line with ``quantity < 0`` is a return: of a purchase it refunds
-  ``-(quantity * unit_price - discount)``; of a credit note it only counts returned items
-  (the credit note's total already refunds it);
+  invoices) and refunds ``-total_amount``; a cancelled order with a non-negative total is only
+  counted (``cancelled_orders``);
+* order-level money: gross = ``total_amount`` (paid, after the order's discount); an order with
+  status ``returned`` refunds its whole total (``returned_order_amount``);
+* a line with ``quantity < 0`` is a return: of a purchase that is not ``returned`` it refunds
+  ``-quantity * unit_price - discount`` (the line's discount is the part of the price not paid);
+  of a returned order or a credit note it only counts returned items (their order-level refund
+  already covers it);
 * a row is included when its local day is on or before the profile date, and -- in an update --
   when it was not included before (``Watermark``).
 """
@@ -51,8 +55,9 @@ STATE_KEYS: dict[str, tuple[str, ...]] = {
 #: How each non-key column of a state table merges.
 STATE_MERGE: dict[str, dict[str, str]] = {
     "customer": {
-        "orders": "sum", "credit_notes": "sum", "gross_amount": "sum", "credit_amount": "sum",
-        "line_refund_amount": "sum", "discount_amount": "sum", "discounted_orders": "sum",
+        "orders": "sum", "cancelled_orders": "sum", "credit_notes": "sum", "gross_amount": "sum",
+        "credit_amount": "sum", "returned_order_amount": "sum", "line_refund_amount": "sum",
+        "discount_amount": "sum", "discounted_orders": "sum",
         "discounted_paid_amount": "sum", "discounted_discount_amount": "sum",
         "max_order_amount": "max", "first_order_at": "min", "last_order_at": "max",
         "items": "sum", "items_returned": "sum", "events": "sum", "last_event_at": "max",
@@ -98,8 +103,14 @@ def _local_parts(table: ibis.Table, column: str, tz: str, backend: str) -> dict[
             "hour": local.hour()}
 
 
+def _number_key(value: ibis.Value) -> ibis.Value:
+    """A small non-negative integer as a two-digit string, so that text order is number order."""
+    return value.cast("string").lpad(2, "0")
+
+
 def _orders(orders: ibis.Table, tz: str, backend: str) -> ibis.Table:
-    """Orders with a customer, their local day/weekday/hour, and whether purchase or credit."""
+    """Orders with a customer, their local day/weekday/hour, and whether purchase, credit note
+    or cancelled."""
     o = orders.filter(orders.customer_id.notnull())
     total = o.total_amount.cast(MONEY)
     return o.mutate(
@@ -109,7 +120,9 @@ def _orders(orders: ibis.Table, tz: str, backend: str) -> ibis.Table:
         discount=o.discount_amount.fill_null(0).cast(MONEY),
         is_purchase=(o.status != "cancelled") & (total >= 0),
         is_credit=total < 0,
-    ).filter(lambda t: t.is_purchase | t.is_credit)
+        is_cancelled=(o.status == "cancelled") & (total >= 0),
+        is_returned=(o.status == "returned") & (total >= 0),
+    )
 
 
 def delta_state(orders: ibis.Table, order_lines: ibis.Table, products: ibis.Table,
@@ -138,7 +151,8 @@ def _lines(o: ibis.Table, order_lines: ibis.Table, products: ibis.Table, day_max
            since: Watermark | None) -> ibis.Table:
     """New order lines with their order's customer, day and kind, and the product's category."""
     ol = order_lines.mutate(line_run=_run(order_lines.ingest_run_id))
-    j = ol.join(o.select("order_id", "customer_id", "day", "run", "is_purchase"), "order_id")
+    j = ol.join(o.select("order_id", "customer_id", "day", "run", "is_purchase", "is_credit",
+                         "is_returned"), "order_id")
     run_seen = j.run if since is None else ibis.ifelse(
         j.line_run.isin(list(since.runs)), j.run, "(not applied)")
     j = j.filter(_is_new(run_seen, j.day, day_max, since))
@@ -146,11 +160,14 @@ def _lines(o: ibis.Table, order_lines: ibis.Table, products: ibis.Table, day_max
     j = j.left_join(p, j.product_id == p.product_id).drop("product_id_right")
     qty = j.quantity
     price_amount = (qty * j.unit_price).cast(MONEY)
+    discount = j.discount.fill_null(0)
     return j.mutate(
         price_amount=price_amount,
-        amount=(price_amount - j.discount.fill_null(0)).cast(MONEY),
+        amount=(price_amount - discount).cast(MONEY),
+        refund=(-price_amount - discount).cast(MONEY),
         is_bought=j.is_purchase & (qty > 0),
-        is_return=qty < 0,
+        is_return=(j.is_purchase | j.is_credit) & (qty < 0),
+        refunds_here=j.is_purchase & ~j.is_returned & (qty < 0),
     )
 
 
@@ -170,9 +187,11 @@ def _customer_state(o: ibis.Table, lines: ibis.Table, ev: ibis.Table) -> ibis.Ta
     disc = o.is_purchase & ((o.discount > 0) | o.coupon_code.notnull())
     per_order = o.group_by("customer_id").aggregate(
         orders=o.is_purchase.sum().cast("int64"),
+        cancelled_orders=o.is_cancelled.sum().cast("int64"),
         credit_notes=o.is_credit.sum().cast("int64"),
         gross_amount=_money_sum(o.total, o.is_purchase),
         credit_amount=_money_sum(-o.total, o.is_credit),
+        returned_order_amount=_money_sum(o.total, o.is_returned),
         discount_amount=_money_sum(o.discount, o.is_purchase),
         discounted_orders=disc.sum().cast("int64"),
         discounted_paid_amount=_money_sum(o.total, disc),
@@ -182,7 +201,7 @@ def _customer_state(o: ibis.Table, lines: ibis.Table, ev: ibis.Table) -> ibis.Ta
         last_order_at=o.ordered_at.max(where=o.is_purchase),
     )
     per_line = lines.group_by("customer_id").aggregate(
-        line_refund_amount=_money_sum(-lines.amount, lines.is_purchase & lines.is_return),
+        line_refund_amount=_money_sum(lines.refund, lines.refunds_here),
         items=lines.quantity.sum(where=lines.is_bought).fill_null(0).cast("int64"),
         items_returned=(-lines.quantity).sum(where=lines.is_return).fill_null(0).cast("int64"),
     )
@@ -209,8 +228,9 @@ def _dim_state(o: ibis.Table, lines: ibis.Table) -> ibis.Table:
     bought = o.filter(o.is_purchase)
     parts = []
     for dim in ("channel", "weekday", "hour"):
+        value = bought[dim] if dim == "channel" else _number_key(bought[dim])
         parts.append(bought.filter(bought[dim].notnull()).group_by(
-            "customer_id", value=bought[dim].cast("string")).aggregate(
+            "customer_id", value=value).aggregate(
             dim=ibis.literal(dim), orders=ibis._.count().cast("int64"),
             amount=_money_sum(ibis._.total)))
     b = lines.filter(lines.is_bought)
@@ -240,8 +260,9 @@ def state_columns(grain: str) -> list[str]:
 
 
 _TYPES: dict[str, dict[str, str | dt.DataType]] = {
-    "customer": {"customer_id": "string", "orders": "int64", "credit_notes": "int64",
-                 "gross_amount": MONEY, "credit_amount": MONEY, "line_refund_amount": MONEY,
+    "customer": {"customer_id": "string", "orders": "int64", "cancelled_orders": "int64",
+                 "credit_notes": "int64", "gross_amount": MONEY, "credit_amount": MONEY,
+                 "returned_order_amount": MONEY, "line_refund_amount": MONEY,
                  "discount_amount": MONEY, "discounted_orders": "int64",
                  "discounted_paid_amount": MONEY, "discounted_discount_amount": MONEY,
                  "max_order_amount": MONEY, "first_order_at": "timestamp",

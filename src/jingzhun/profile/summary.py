@@ -8,7 +8,9 @@ Choices: gaps are whole days between consecutive local purchase *days* (several 
 day are one purchase day); the coefficient of variation is the population standard deviation of
 the gaps over their mean; "top" is the value with the largest paid amount (category, brand) or
 the most orders (channel, weekday, hour), ties going to the smallest value; category entropy is
-Shannon's, in bits, over the paid amount by category.
+Shannon's, in bits, over the paid amount by category. ``prior_gap_median_days`` is the median gap
+before the last purchase day (null with fewer than three purchase days): the rhythm a customer
+had before their latest purchase, against which a long last gap means "came back".
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from jingzhun.profile._portable import attach, ratio
 #: Columns of the summary table, in order.
 SUMMARY_COLUMNS = (
     "customer_id", "purchase_days", "first_day", "last_day", "ipt_mean_days", "ipt_median_days",
-    "ipt_std_days", "last_gap_days", "top_category", "top_category_share", "top_brand",
-    "top_brand_share", "category_count", "category_entropy", "preferred_channel",
+    "ipt_std_days", "last_gap_days", "prior_gap_median_days", "top_category", "top_category_share",
+    "top_brand", "top_brand_share", "category_count", "category_entropy", "preferred_channel",
     "preferred_weekday", "preferred_hour", "new_items", "product_items",
 )
 
@@ -46,6 +48,7 @@ def _rhythm(day: ibis.Table) -> ibis.Table:
         ipt_median_days=d.gap.median().cast("float64"),
         ipt_std_days=d.gap.std(how="pop").cast("float64"),
         last_gap_days=d.gap.max(where=d.is_last).cast("float64"),
+        prior_gap_median_days=d.gap.median(where=~d.is_last).cast("float64"),
     )
     span = (agg.last_day - agg.first_day).cast("float64")
     return agg.mutate(ipt_mean_days=ratio(span, (agg.purchase_days - 1).cast("float64")))
