@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jingzhun import contract
+from jingzhun._yaml import yaml_line
 from jingzhun.errors import ConfigError
 
 MissingPolicy = Literal["quarantine", "fill", "flag"]
@@ -151,7 +152,7 @@ def parse_mapping(data: Any, *, origin: str = "<mapping>", text: str | None = No
 
 def _located(origin: str, text: str | None, loc: tuple, msg: str) -> ConfigError:
     key = ".".join(str(p) for p in loc) or "(top level)"
-    line = _line_of(text, loc) if text else None
+    line = yaml_line(text, loc) if text else None
     where = f"{origin}, line {line}" if line else origin
     return ConfigError(f"{where}: {key}: {msg}")
 
@@ -167,26 +168,6 @@ def _model_at(loc: list[str]) -> list[str]:
     if len(loc) == 2 and loc[0] == "columns":
         return ["from", *[k for k in ColumnSpec.model_fields if k != "source"]]
     return []
-
-
-def _line_of(text: str, loc: tuple) -> int | None:
-    """1-based line of the YAML node at ``loc`` (the deepest one that exists)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if key_node.value == str(part):
-                line = key_node.start_mark.line + 1
-                node = value_node
-                break
-        else:
-            break
-    return line
 
 
 def load_mapping(path: str | Path, *, table: str | None = None) -> Mapping:

@@ -32,6 +32,7 @@ import ibis
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from jingzhun._yaml import yaml_line
 from jingzhun.errors import ConfigError, ContractError
 from jingzhun.profile.expr import check_expression, compile_expression
 
@@ -124,15 +125,15 @@ def parse_rules(text: str, *, origin: str = "<rules>") -> list[TagRule]:
     extra = [k for k in data if k != "tags"]
     if extra:
         close = difflib.get_close_matches(str(extra[0]), ["tags"], n=1)
-        raise ConfigError(f"{origin}, line {_line(root, [extra[0]])}: unknown key {extra[0]!r}"
+        raise ConfigError(f"{_at(origin, root, [extra[0]])}: unknown key {extra[0]!r}"
                           + (f" (did you mean {close[0]!r}?)" if close else ""))
     tags = data["tags"] or {}
     if not isinstance(tags, dict):
-        raise ConfigError(f"{origin}, line {_line(root, ['tags'])}: `tags:` must map tag names to rules")
+        raise ConfigError(f"{_at(origin, root, ['tags'])}: `tags:` must map tag names to rules")
     _check_duplicates(root, origin)
     rules = []
     for name, raw in tags.items():
-        where = f"{origin}, line {_line(root, ['tags', name])}"
+        where = _at(origin, root, ["tags", name])
         rule = _rule(str(name), raw, where)
         check_expression(rule.expression, None, name=rule.label, boolean=True)
         rules.append(rule)
@@ -166,20 +167,9 @@ def _rule(name: str, raw: object, where: str) -> TagRule:
                    origin=where)
 
 
-def _line(root: yaml.Node | None, path: list) -> int | str:
-    """1-based line of the key at ``path`` in the composed YAML (the deepest found), or '?'."""
-    line: int | str = "?"
-    node = root
-    for part in path:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key, value in node.value:
-            if key.value == str(part):
-                line, node = key.start_mark.line + 1, value
-                break
-        else:
-            break
-    return line
+def _at(origin: str, root: yaml.Node | None, path: list) -> str:
+    """``"<file>, line <n>"`` for the key at ``path`` (``line ?`` when it cannot be found)."""
+    return f"{origin}, line {yaml_line(root, path) or '?'}"
 
 
 def _check_duplicates(root: yaml.Node, origin: str) -> None:

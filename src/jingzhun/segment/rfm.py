@@ -52,6 +52,7 @@ import ibis.expr.types as ir
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from jingzhun._yaml import yaml_line
 from jingzhun.errors import ConfigError, ContractError
 
 PROSPECT = "prospect"
@@ -250,30 +251,9 @@ def _builtin_schemes() -> dict[str, Scheme]:
 
 def _located(origin: str, text: str | None, loc: Sequence, msg: str) -> ConfigError:
     key = ".".join(str(p) for p in loc) or "(top level)"
-    line = _line_of(text, loc) if text else None
+    line = yaml_line(text, loc) if text else None
     where = f"{origin}, line {line}" if line else origin
     return ConfigError(f"{where}: {key}: {msg}", hint="see jingzhun/segment/rfm_schemes.yaml for the shape")
-
-
-def _line_of(text: str, loc: Sequence) -> int | None:
-    """1-based line of the YAML node at ``loc`` (keys and list indices; the deepest that exists)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            hit = next(((k, v) for k, v in node.value if k.value == str(part)), None)
-            if hit is None:
-                break
-            line, node = hit[0].start_mark.line + 1, hit[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
 
 
 # --------------------------------------------------------------------------- scores
