@@ -1,7 +1,9 @@
-"""Shared fixtures: a throw-away warehouse, a key file, and the shared real data sets."""
+"""Shared fixtures: a throw-away warehouse, a key file, the shared real data sets, and one local
+Spark session for the whole run."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,36 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def spark_con(tmp_path_factory):
+    """``(spark, ibis_backend)``: one local Spark session (session time zone UTC, so Spark
+    ``TIMESTAMP`` values are the canonical naive UTC times), or skip when pyspark or java is
+    missing. Started once per test run -- a Spark start takes seconds.
+
+    Tests feed Spark a few hundred rows, where compiling Java for every query costs more than
+    running it: code generation and adaptive re-planning are off (interpreted evaluation gives the
+    same results; it roughly halves the profile tests' time).
+    """
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("java is not on PATH")
+    import ibis
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("jingzhun-tests")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "2")
+             .config("spark.sql.codegen.wholeStage", "false")
+             .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+             .config("spark.sql.adaptive.enabled", "false")
+             .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        yield spark, ibis.pyspark.connect(spark)
+    finally:
+        spark.stop()

@@ -288,21 +288,6 @@ def random_profile(n: int = 300, seed: int = 11) -> pd.DataFrame:
     return rows
 
 
-@pytest.fixture(scope="module")
-def spark_con(tmp_path_factory):
-    """One local Spark session for the module (slow to start)."""
-    from pyspark.sql import SparkSession
-
-    spark = (SparkSession.builder.master("local[1]")
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.ui.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "2")
-             .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
-             .getOrCreate())
-    return spark, ibis.pyspark.connect(spark)
-
-
 def spark_table(spark_con, name: str, rows: list[tuple]) -> ibis.Table:
     # from Python rows with an explicit schema: nulls stay nulls (pandas would turn them into NaN)
     spark, con = spark_con

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 
 import ibis
 import numpy as np
@@ -344,21 +343,6 @@ def _random_profile(n: int = 400, seed: int = 7) -> list[tuple]:
         money = 0.0 if orders == 0 else float(np.round(rng.gamma(2.0, 30.0) * orders, 1) // 5 * 5)
         rows.append((f"c{i:04d}", orders, recency, money))
     return rows
-
-
-@pytest.fixture(scope="module")
-def spark_con(tmp_path_factory):
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None:
-        pytest.skip("java is not on PATH")
-    from pyspark.sql import SparkSession
-
-    spark = (SparkSession.builder.master("local[1]").config("spark.sql.session.timeZone", "UTC")
-             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-             .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
-             .getOrCreate())
-    yield spark, ibis.pyspark.connect(spark)
-    spark.stop()
 
 
 def _spark_profile(spark_con, name, rows, clv):

@@ -48,7 +48,10 @@ def _rhythm(day: ibis.Table) -> ibis.Table:
         ipt_median_days=d.gap.median().cast("float64"),
         ipt_std_days=d.gap.std(how="pop").cast("float64"),
         last_gap_days=d.gap.max(where=d.is_last).cast("float64"),
-        prior_gap_median_days=d.gap.median(where=~d.is_last).cast("float64"),
+        # a null instead of median(where=...): Ibis wraps the 0.5 of Spark's percentile in the
+        # condition too, and Spark requires it to be a constant
+        prior_gap_median_days=ibis.ifelse(d.is_last, ibis.null("float64"), d.gap).median()
+        .cast("float64"),
     )
     span = (agg.last_day - agg.first_day).cast("float64")
     return agg.mutate(ipt_mean_days=ratio(span, (agg.purchase_days - 1).cast("float64")))
