@@ -22,6 +22,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/profile.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
