@@ -7,23 +7,22 @@ would take far longer than the benchmark itself), generated with numpy and writt
 into a cache folder (``bench/out/profile-data/<size>-<seed>/``, reused by later runs of the same
 size and seed):
 
-* customers (``--customers``, default 500k: half the issue's 1M, so that a run takes ~12 minutes
-  on 2 cores rather than ~30) with 32-hex-digit pseudonymous ids like ingest's, ~68% of them
-  buyers in the window; signup, gender, birth year, city/province, acquisition channel;
+* customers (``--customers``, default 1M as in issue 4) with 32-hex-digit pseudonymous ids like
+  ingest's, ~68% of them buyers in the window; signup, gender, birth year, city/province,
+  acquisition channel;
 * ~5k products in 10 categories (Zipf-like popularity) and 50 brands;
-* orders (``--lines`` / 2.5, so 2M by default): each buyer's first purchase, then repeat purchases from the
-  BG/NBD sampler of ``jingzhun.simulate._btyd`` (CDNOW's r, a, b with a faster purchase rate,
-  alpha = 0.6), so counts are as skewed as real ones (median 1-2 orders, a tail of hundreds),
-  trimmed at random to the target count; over 2023-01-01 .. 2024-12-31 with a daily rhythm;
-  4 channels, 3% cancelled, 0.2% credit notes (negative totals), coupons on 15% of orders and
+* orders (``--lines`` / 2.5, so 4M by default): each buyer's first purchase, then repeat purchases
+  from the BG/NBD sampler of ``jingzhun.simulate._btyd`` (CDNOW's r, a, b with a faster purchase
+  rate, alpha = 0.6), so counts are as skewed as real ones (median 1-2 orders, a tail of hundreds),
+  trimmed at random to the target count; over 2023-01-01 .. 2024-12-31 with a daily rhythm; 4
+  channels, 3% cancelled, 0.2% credit notes (negative totals), coupons on 15% of orders and
   markdown discounts on another 10%;
-* order lines (``--lines``, default 5M; the issue's size is 10M): 1-4 per order (exactly
-  ``--lines`` in all), products mostly from the customer's favourite category; ~4% of orders
-  carry a return line (negative quantity) and some of those are ``returned``; order totals are
-  the sums of their lines;
-* events (``--events``, default = ``--lines``): views, page views, add-to-carts, searches,
-  clicks ...; 60% in the day before one of the customer's orders, 30% at random times of random
-  customers, 10% anonymous.
+* order lines (``--lines``, default 10M): 1-4 per order (exactly ``--lines`` in all), products
+  mostly from the customer's favourite category; ~4% of orders carry a return line (negative
+  quantity) and some of those are ``returned``; order totals are the sums of their lines;
+* events (``--events``, default = ``--lines``): views, page views, add-to-carts, searches, clicks
+  ...; 60% in the day before one of the customer's orders, 30% at random times of random customers,
+  10% anonymous.
 
 The latest 1% of orders (by time), their lines, and the events after the first of them form a
 second ingest run (``bench-run-2``); everything else is ``bench-run-1``.
