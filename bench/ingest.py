@@ -522,24 +522,36 @@ def print_table(rows: list[dict], args) -> None:
           f"baseline DuckDB defaults; peak RSS = max VmHWM of the child processes)")
 
 
+def insert_rows(heading: str, header: str, rows: list[str]) -> None:
+    """Add table ``rows`` to RESULTS.md at the end of the table under ``heading`` (a title line),
+    creating the file or the section (``header``: heading, text, table head) when missing; the
+    other benchmarks' sections stay where they are."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    if heading not in text.split("\n"):
+        text = (text.rstrip("\n") + "\n\n" if text else "") + header
+    lines = text.rstrip("\n").split("\n")
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+    last_row = max(i for i in range(start, end) if lines[i].startswith("|"))
+    lines[last_row + 1:last_row + 1] = rows
+    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"added {len(rows)} line(s) to {RESULTS} under {heading!r}")
+
+
 def record(rows: list[dict], args, src_at_start: str) -> None:
     import duckdb
 
-    if not RESULTS.exists():
-        RESULTS.write_text(RESULTS_HEADER + "| " + " | ".join(RESULTS_COLUMNS) + " |\n|"
-                           + "|".join(RESULTS_ALIGN) + "|\n", encoding="utf-8")
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     mach, commit = machine(), f"{git_commit()} src:{src_at_start}"
     if src_hash() != src_at_start:
         commit += " (src changed during the run!)"
-    with RESULTS.open("a", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(f"| {now} | {mach} | {r['case']} | {r['rows']:,} | {r['reps']} | "
-                     f"{r['ingest_s']:.2f} | {r['baseline_s']:.2f} | {r['ratio']:.1f} | "
-                     f"{r['ingest_rows_s']:,.0f} | {r['rss_ingest']:,.0f} | "
-                     f"{r['rss_baseline']:,.0f} | {args.memory_limit} | {duckdb.__version__} | "
-                     f"{commit} |\n")
-    print(f"appended {len(rows)} line(s) to {RESULTS}")
+    table_head = "| " + " | ".join(RESULTS_COLUMNS) + " |\n|" + "|".join(RESULTS_ALIGN) + "|\n"
+    insert_rows(RESULTS_HEADER.split("\n")[0], RESULTS_HEADER + table_head, [
+        f"| {now} | {mach} | {r['case']} | {r['rows']:,} | {r['reps']} | "
+        f"{r['ingest_s']:.2f} | {r['baseline_s']:.2f} | {r['ratio']:.1f} | "
+        f"{r['ingest_rows_s']:,.0f} | {r['rss_ingest']:,.0f} | "
+        f"{r['rss_baseline']:,.0f} | {args.memory_limit} | {duckdb.__version__} | "
+        f"{commit} |" for r in rows])
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -58,6 +58,7 @@ from ingest import (  # noqa: E402
     _peak_rss_mb,
     _proc_status_mb,
     git_commit,
+    insert_rows,
     machine,
     src_hash,
 )
@@ -911,10 +912,6 @@ def print_table(r: dict, args) -> None:
 def record(r: dict, args, src_at_start: str) -> None:
     import duckdb
 
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = (text.rstrip("\n") + "\n" + SECTION_HEADER + "| " + " | ".join(RESULTS_COLUMNS)
-                + " |\n|" + "|".join(RESULTS_ALIGN) + "|\n")
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     commit = f"{git_commit()} src:{src_at_start}"
     if src_hash() != src_at_start:
@@ -930,16 +927,8 @@ def record(r: dict, args, src_at_start: str) -> None:
             f"{r['rss_build']:,.0f} | {r['rss_update']:,.0f} | {r['rss_floor']:,.0f} | "
             f"{r['rss_pandas']:,.0f} | {spark_rss} | {args.memory_limit} / {args.threads} | "
             f"{r['load']} | {duckdb.__version__} | {commit} |")
-    # insert after the last line of this section's table (another benchmark may append below)
-    lines = text.split("\n")
-    start = lines.index(SECTION)
-    end = start + 1
-    while end < len(lines) and not lines[end].startswith("## "):
-        end += 1
-    last_row = max(i for i in range(start, end) if lines[i].startswith("|"))
-    lines.insert(last_row + 1, line)
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
-    print(f"appended a line to {RESULTS} (section {SECTION!r})")
+    insert_rows(SECTION, SECTION_HEADER.lstrip("\n") + "| " + " | ".join(RESULTS_COLUMNS)
+                + " |\n|" + "|".join(RESULTS_ALIGN) + "|\n", [line])
 
 
 def parse_args(argv=None) -> argparse.Namespace:
