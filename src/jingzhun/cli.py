@@ -254,12 +254,13 @@ RulesOpt = Annotated[Path | None, typer.Option(
 
 
 def _lifecycle(settings):
+    """The lifecycle thresholds of ``[profile]`` (the settings carry every LifecycleConfig field)."""
+    import dataclasses
+
     from jingzhun.profile.lifecycle import LifecycleConfig
 
-    p = settings.profile
-    return LifecycleConfig(active_multiple=p.active_multiple, at_risk_multiple=p.at_risk_multiple,
-                           lost_multiple=p.lost_multiple, min_gap_days=p.min_gap_days,
-                           max_gap_days=p.max_gap_days)
+    names = [f.name for f in dataclasses.fields(LifecycleConfig)]
+    return LifecycleConfig(**settings.profile.model_dump(include=set(names)))
 
 
 def _print_status(status: dict, title: str) -> None:
@@ -454,12 +455,10 @@ def demo(
 
     with _errors_exit_2():
         secrets = pipeline.open_secrets(out_dir / "secret.key")
-        db, results = pipeline.simulate_and_ingest(out_dir, n_customers=customers, seed=seed,
-                                                   secrets=secrets)
-        with pipeline.open_warehouse(db) as wh, _spinner("profiling customers", as_json):
-            status = pipeline.profile_build(wh, timezone=pipeline.SIMULATOR_TIMEZONE)
-            segments = [pipeline.segment_rfm(wh, scheme=s) for s in ("11", "5")]
-            tags = pipeline.tags_list(wh)
+        with _spinner("simulating, ingesting and profiling", as_json):
+            demo_run = pipeline.run_demo(out_dir, n_customers=customers, seed=seed, secrets=secrets)
+    db, results, status = demo_run["db"], demo_run["results"], demo_run["profile"]
+    segments, tags = demo_run["segments"], demo_run["tags"]
     if as_json:
         print(json.dumps({"db": str(db), **_summary(results), "profile": status,
                           "segments": segments, "tags": tags}, ensure_ascii=False, default=str))

@@ -34,6 +34,18 @@ CONFIG_ENV_VAR = "JINGZHUN_CONFIG"
 DEFAULT_CONFIG = "jingzhun.toml"
 
 
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone (``Asia/Shanghai``, ``UTC``); ``ConfigError`` if not."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r}",
+                          hint="use an IANA name such as 'Asia/Shanghai' or 'UTC'") from None
+    return name
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,14 +78,10 @@ class ProfileSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
-                             "'Asia/Shanghai' or 'UTC')") from None
-        return value
+            return check_timezone(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Settings(_Section):

@@ -9,7 +9,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from jingzhun.config import Settings, load_settings
+from jingzhun.config import Settings, check_timezone, load_settings
 from jingzhun.errors import ConfigError
 from jingzhun.ingest.load import IngestResult, ingest_file
 from jingzhun.ingest.mapping import load_mapping
@@ -91,10 +91,6 @@ def ingest_report(wh: Warehouse, *, run_id: str | None = None, examples: int = 3
     return {"runs": run_dicts, "reasons": reason_dicts}
 
 
-#: The simulated retailer's local time zone (its raw files are in Asia/Shanghai time).
-SIMULATOR_TIMEZONE = "Asia/Shanghai"
-
-
 def simulate_and_ingest(out: Path, *, n_customers: int, seed: int, secrets: Secrets,
                         progress: ProgressFn | None = None) -> tuple[Path, list[IngestResult]]:
     """The demo so far: simulate a retailer into ``out/data``, ingest it into
@@ -130,10 +126,17 @@ def _materializer(wh: Warehouse, names: dict[str, str]):
     sum would otherwise be stored as DuckDB's 128-bit ``HUGEINT``)."""
     def materialize(name: str, expr):
         table = names.get(name, f"{_TMP}{name}")
-        wh.ibis().create_table(table, schema=expr.schema(), overwrite=True)
-        wh.con.execute(f'INSERT INTO "{table}" BY NAME {wh.ibis().compile(expr)}')
+        _insert(wh, table, expr, replace=True)
         return wh.ibis().table(table)
     return materialize
+
+
+def _insert(wh: Warehouse, table: str, expr, *, replace: bool = False) -> None:
+    """Insert ``expr``'s rows into ``table``, created from ``expr``'s Ibis schema when missing
+    (or replaced when ``replace``)."""
+    if replace or table not in wh.table_names():
+        wh.ibis().create_table(table, schema=expr.schema(), overwrite=True)
+    wh.con.execute(f'INSERT INTO "{table}" BY NAME {wh.ibis().compile(expr)}')
 
 
 def _profile_inputs(wh: Warehouse) -> dict:
@@ -217,6 +220,7 @@ def profile_build(wh: Warehouse, *, as_of: date | None = None, timezone: str = "
     from jingzhun.profile.state import STATE_KEYS
 
     lifecycle = lifecycle or LifecycleConfig()
+    check_timezone(timezone)
     as_of = as_of or latest_activity_date(wh, timezone)
     if as_of is None:
         raise ConfigError(f"the warehouse {wh.path} has no orders or events to profile",
@@ -270,9 +274,7 @@ def profile_update(wh: Warehouse, *, as_of: date | None = None) -> dict:
 
 def profile_status(wh: Warehouse) -> dict:
     """As-of date, time zone, customers and lifecycle-stage counts of the stored profile."""
-    meta = _profile_meta(wh)
-    if meta is None or PROFILE_TABLE not in wh.table_names():
-        raise ConfigError(f"the warehouse {wh.path} has no profile", hint="run `jz profile build`")
+    meta = _require_profile(wh)
     stages = dict(wh.con.execute(f"SELECT lifecycle_stage, count(*) FROM {PROFILE_TABLE} "
                                  "GROUP BY 1 ORDER BY 2 DESC").fetchall())
     return {"as_of": str(meta["as_of"]), "timezone": meta["timezone"],
@@ -294,10 +296,9 @@ SEGMENTS_TABLE = "segments"
 def _replace_rows(wh: Warehouse, table: str, expr, where_sql: str, params: list) -> None:
     """Delete the rows of ``table`` matching ``where_sql`` and insert ``expr``'s rows (the table
     is created from ``expr``'s schema when missing)."""
-    if table not in wh.table_names():
-        wh.ibis().create_table(table, schema=expr.schema())
-    wh.con.execute(f'DELETE FROM "{table}" WHERE {where_sql}', params)
-    wh.con.execute(f'INSERT INTO "{table}" BY NAME {wh.ibis().compile(expr)}')
+    if table in wh.table_names():
+        wh.con.execute(f'DELETE FROM "{table}" WHERE {where_sql}', params)
+    _insert(wh, table, expr)
 
 
 def _write_segments(wh: Warehouse, scheme, as_of: date) -> None:
@@ -435,3 +436,18 @@ def tags_list(wh: Warehouse | None, *, tags_file: str | Path | None = None) -> d
     return {"tags_file": str(tags_file) if tags_file else None, "rules": [
         {"name": r.name, "description": r.description, "description_zh": r.description_zh,
          "expression": r.expression, "customers": counts.get(r.name)} for r in rules]}
+
+
+# -- the demo --------------------------------------------------------------------------------------
+def run_demo(out: Path, *, n_customers: int, seed: int, secrets: Secrets) -> dict:
+    """Simulate a retailer into ``out``, ingest it, build the profile (in the simulator's time
+    zone) with the default tags and both RFM schemes. Returns ``{"db", "results", "profile",
+    "segments", "tags"}``."""
+    from jingzhun.simulate.retailer import TIMEZONE
+
+    db, results = simulate_and_ingest(out, n_customers=n_customers, seed=seed, secrets=secrets)
+    with Warehouse(db) as wh:
+        status = profile_build(wh, timezone=TIMEZONE)
+        segments = [segment_rfm(wh, scheme=scheme) for scheme in ("11", "5")]
+        tags = tags_list(wh)
+    return {"db": db, "results": results, "profile": status, "segments": segments, "tags": tags}

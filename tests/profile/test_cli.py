@@ -99,3 +99,10 @@ def test_tags_apply_counts_members(db, tmp_path):
     r = _run("tags", "apply", "--rules", str(rules), "--db", str(db), "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["rules"][0]["customers"] == 1
+
+
+def test_an_unknown_time_zone_is_one_line_with_a_hint(db):
+    r = _run("profile", "build", "--db", str(db), "--timezone", "Mars/Base")
+    assert r.exit_code == 2
+    assert "unknown time zone 'Mars/Base'" in r.output and "Asia/Shanghai" in r.output
+    assert "internal error" not in r.output

@@ -67,9 +67,6 @@ STATE_MERGE: dict[str, dict[str, str]] = {
     "product": {"first_day": "min", "items_first_day": "sum", "items": "sum"},
 }
 
-DIMENSIONS = ("category", "brand", "channel", "weekday", "hour")
-
-
 def epoch_day(d: date) -> int:
     """Days since 1970-01-01 of a calendar date."""
     return (d - EPOCH).days
