@@ -554,6 +554,17 @@ def record(rows: list[dict], args, src_at_start: str) -> None:
         f"{commit} |" for r in rows])
 
 
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """Options every benchmark has: --record / --no-record (default: record unless --quick) and
+    the hidden --child that runs one measured step in a fresh process."""
+    rec = p.add_mutually_exclusive_group()
+    rec.add_argument("--record", dest="record", action="store_true", default=None,
+                     help="append to bench/RESULTS.md (default unless --quick)")
+    rec.add_argument("--no-record", dest="record", action="store_false",
+                     help="do not append to bench/RESULTS.md")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Benchmark the full jingzhun ingest against DuckDB's bare load of the same "
@@ -578,12 +589,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workdir", default=None,
                    help="folder for the generated CSV and the temporary databases (default: a "
                         "new temporary folder, removed at the end)")
-    rec = p.add_mutually_exclusive_group()
-    rec.add_argument("--record", dest="record", action="store_true", default=None,
-                     help="append to bench/RESULTS.md (default unless --quick)")
-    rec.add_argument("--no-record", dest="record", action="store_false",
-                     help="do not append to bench/RESULTS.md")
-    p.add_argument("--child", help=argparse.SUPPRESS)
+    add_run_args(p)
     args = p.parse_args(argv)
     if args.rows is None:
         args.rows = 200_000 if args.quick else 10_000_000

@@ -57,6 +57,7 @@ sys.path.insert(0, str(BENCH))  # ... but reach ingest.py's helpers
 from ingest import (  # noqa: E402
     _peak_rss_mb,
     _proc_status_mb,
+    add_run_args,
     git_commit,
     insert_rows,
     machine,
@@ -974,12 +975,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workdir", default=None,
                    help="folder for the warehouse files (default: a new temporary folder, "
                         "removed at the end)")
-    rec = p.add_mutually_exclusive_group()
-    rec.add_argument("--record", dest="record", action="store_true", default=None,
-                     help="append to bench/RESULTS.md (default unless --quick)")
-    rec.add_argument("--no-record", dest="record", action="store_false",
-                     help="do not append to bench/RESULTS.md")
-    p.add_argument("--child", help=argparse.SUPPRESS)
+    add_run_args(p)
     args = p.parse_args(argv)
     if args.customers is None:
         args.customers = 50_000 if args.quick else 1_000_000
