@@ -385,26 +385,33 @@ def child_main(spec_json: str) -> None:
 def run_child(spec: dict, base: Path) -> dict:
     """Run one repetition (or the data generation) in a child process; its JSON result."""
     work = Path(tempfile.mkdtemp(prefix=f"{spec['kind']}-", dir=base))
-    spec = {**spec, "workdir": str(work)}
     try:
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()),
-                                     "--child", json.dumps(spec)], stdout=out, stderr=err)
-            try:
-                proc.wait()
-            except BaseException:  # interrupted: do not leave the child running
-                proc.kill()
-                proc.wait()
-                raise
-            out.seek(0)
-            err.seek(0)
-            text, errors = out.read().decode(), err.read().decode(errors="replace")
-        if proc.returncode != 0:
-            raise RuntimeError(f"{spec['kind']} child for {spec['case']} failed "
-                               f"(exit {proc.returncode}):\n{errors[-4000:]}")
-        return json.loads(text.strip().splitlines()[-1])
+        return run_script_child(Path(__file__), {**spec, "workdir": str(work)})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_script_child(script: Path, spec: dict, *, show_stderr: bool = False) -> dict:
+    """Run ``script --child SPEC`` in a fresh interpreter and return the JSON of its last stdout
+    line. Its stderr (progress) is passed through when ``show_stderr``, else kept and shown only
+    if the child fails; an interrupted parent kills the child."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, str(Path(script).resolve()), "--child",
+                                 json.dumps(spec, default=str)],
+                                stdout=out, stderr=None if show_stderr else err)
+        try:
+            proc.wait()
+        except BaseException:  # interrupted: do not leave the child running
+            proc.kill()
+            proc.wait()
+            raise
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read().decode(), err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        what = f"{spec['kind']} child" + (f" for {spec['case']}" if "case" in spec else "")
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{errors[-4000:]}")
+    return json.loads(text.strip().splitlines()[-1])
 
 
 def machine() -> str:

@@ -43,7 +43,6 @@ import platform
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +60,7 @@ from ingest import (  # noqa: E402
     git_commit,
     insert_rows,
     machine,
+    run_script_child,
     src_hash,
 )
 
@@ -807,25 +807,8 @@ def child_main(spec_json: str) -> None:
 
 # -- parent side --------------------------------------------------------------------------------
 def run_child(spec: dict, *, show_stderr: bool = False) -> dict:
-    """Run one step in a child process; its JSON result. Progress lines (stderr) are passed
-    through when ``show_stderr``, else kept and shown only if the child fails."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child",
-                                 json.dumps(spec, default=str)],
-                                stdout=out, stderr=None if show_stderr else err)
-        try:
-            proc.wait()
-        except BaseException:  # interrupted: do not leave the child running
-            proc.kill()
-            proc.wait()
-            raise
-        out.seek(0)
-        err.seek(0)
-        text, errors = out.read().decode(), err.read().decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{spec['kind']} child failed (exit {proc.returncode}):\n"
-                           f"{errors[-4000:]}")
-    return json.loads(text.strip().splitlines()[-1])
+    """Run one step of this benchmark in a child process; its JSON result."""
+    return run_script_child(Path(__file__), spec, show_stderr=show_stderr)
 
 
 def copy_db(src: Path, dst: Path) -> None:
