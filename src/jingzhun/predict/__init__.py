@@ -1,0 +1,1 @@
+"""Predictions on the warehouse: BTYD models (CLV, P(alive)), their inputs and scores."""
