@@ -108,7 +108,7 @@ def simulate_pareto_nbd(n: int, r: float, alpha: float, s: float, beta: float, T
     rng = np.random.default_rng(seed)
     lam = rng.gamma(r, 1.0 / alpha, n)
     mu = rng.gamma(s, 1.0 / beta, n)
-    with np.errstate(divide="ignore"):  # mu underflows to 0 for tiny s: an endless lifetime
+    with np.errstate(divide="ignore", over="ignore"):  # tiny mu (tiny s): an endless lifetime
         active = np.minimum(rng.exponential(1.0, n) / mu, T)
     frequency = rng.poisson(lam * active)
     # the last of x uniform arrivals in (0, active] is active * Beta(x, 1)
