@@ -1,0 +1,11 @@
+"""The BTYD ("buy till you die") models: maximum-likelihood fits of the papers' models on
+per-customer summaries (frequency, recency, age), and their predictions.
+
+Every model is a scikit-learn style estimator (``fit`` returns the model; learned values end in
+``_``; ``summary()`` gives estimates, standard errors and 95% intervals). Inputs are compressed to
+their unique rows before fitting, so a million customers cost what a few thousand rows cost.
+"""
+
+from jingzhun.predict.btyd._base import BTYDModel, ConvergenceWarning, DataWarning
+
+__all__ = ["BTYDModel", "ConvergenceWarning", "DataWarning"]
