@@ -205,6 +205,7 @@ def test_array_T_and_extreme_parameters_stay_finite():
     (lambda: simulate_pareto_nbd(10, 1, 1, 1, np.inf, T), "inf"),
     (lambda: simulate_bgnbd(10, 1, 1, 1, 1, [1.0, 2.0]), "[1.0, 2.0]"),
     (lambda: simulate_bgnbd(10, 1, 1, 1, 1, -3.0), "-3.0"),
+    (lambda: simulate_bgnbd(2, 1, 1, 1, 1, ["a", "b"]), "'a'"),
     (lambda: simulate_bgnbd(-5, 1, 1, 1, 1, T), "-5"),
     (lambda: simulate_bgbb(10, 1, 1, 1, 1, 2.5), "2.5"),
     (lambda: simulate_gamma_gamma([1, -2], 1, 1, 1), "-2"),

@@ -237,7 +237,10 @@ def _check_positive(**params: float) -> None:
 
 
 def _check_T(T, n: int) -> np.ndarray:
-    arr = np.asarray(T, dtype=float) if not isinstance(T, str) else np.asarray(np.nan)
+    try:
+        arr = np.asarray(T, dtype=float) if not isinstance(T, str) else np.asarray(np.nan)
+    except (TypeError, ValueError):
+        arr = np.asarray(np.nan)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,) or not np.all(np.isfinite(arr)) or np.any(arr < 0):
