@@ -35,11 +35,13 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from jingzhun.errors import InputError, ModelError
 
 __all__ = ["BTYDModel", "ConvergenceWarning", "DataWarning", "LOG_PARAM_BOUND", "as_float_arrays",
-           "check_finite", "check_integer", "check_nonnegative", "fail_where"]
+           "check_finite", "check_frequency_recency_T", "check_integer", "check_nonnegative",
+           "check_repeat_buyers", "fail_where"]
 
 #: The optimiser's box on every log-parameter: parameters live in [e^-25, e^25] ~ [1e-11, 7e10].
 LOG_PARAM_BOUND = 25.0
@@ -140,6 +142,38 @@ def check_integer(arrays: dict[str, np.ndarray]) -> None:
         fail_where(a != np.floor(a),
                    lambda i, a=a, name=name: f"{name}[{i}] = {a[i]:g} is not a whole number",
                    hint=f"{name} counts events; it must be integer-valued")
+
+
+def check_frequency_recency_T(data: dict[str, np.ndarray]) -> None:
+    """The continuous-time inputs: ``frequency`` a whole number >= 0, ``0 <= recency <= T``, and
+    ``recency == 0`` where ``frequency == 0``. Any of the three keys may be absent."""
+    check_nonnegative(data)
+    if "frequency" in data:
+        check_integer({"frequency": data["frequency"]})
+    if "recency" in data and "T" in data:
+        rec, age = data["recency"], data["T"]
+        fail_where(rec > age, lambda i: f"recency[{i}] = {rec[i]:g} is greater than T[{i}] = {age[i]:g}",
+                   hint="recency (time of the last repeat purchase) and T (age) are both measured "
+                        "from the first purchase, in the same unit")
+    if "recency" in data and "frequency" in data:
+        rec, freq = data["recency"], data["frequency"]
+        fail_where((freq == 0) & (rec != 0),
+                   lambda i: f"recency[{i}] = {rec[i]:g} but frequency[{i}] = 0",
+                   hint="a customer without repeat purchases has recency 0")
+
+
+def check_repeat_buyers(model: str, frequency: np.ndarray, weights: np.ndarray, *,
+                        few: float = 10) -> None:
+    """``ModelError`` when no customer (of positive weight) made a repeat purchase; ``DataWarning``
+    when fewer than ``few`` did -- the purchase rate cannot be told apart from the dropout."""
+    repeaters = float(weights[frequency > 0].sum())
+    if repeaters == 0:
+        raise ModelError(f"{model}: no customer made a repeat purchase, so the purchase and dropout "
+                         "processes cannot be estimated",
+                         hint="fit on a longer calibration period or a larger cohort")
+    if repeaters < few:
+        warnings.warn(f"{model}: only {repeaters:g} customers made a repeat purchase; the estimates "
+                      "will be imprecise", DataWarning, stacklevel=4)
 
 
 # --------------------------------------------------------------------------- the base class
@@ -411,7 +445,9 @@ def _inverse_or_nan(hessian: np.ndarray) -> np.ndarray:
 def _maximise(objective, start: np.ndarray, max_iter: int) -> dict:
     """One L-BFGS-B run from ``start`` plus Newton polishing; ``objective`` is the mean negative
     log-likelihood and its gradient. Returns the end point and its diagnostics."""
-    with np.errstate(all="ignore"):
+    # L-BFGS-B calls BLAS on vectors of 4 numbers; a multi-threaded BLAS spends 10x the work in
+    # waking its threads, so the optimisation runs with one BLAS thread (restored on exit)
+    with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
         return _maximise_quietly(objective, start, max_iter)
 
 
