@@ -219,6 +219,8 @@ RULE_ROWS = pd.DataFrame([
     ("d", at("2024-02-14", 18), 4, "completed"), ("d", at("2024-03-31", 23), 6, "completed"),
     # e: a zero-value order is a purchase
     ("e", at("2024-01-10"), 0, "completed"),
+    # an order without a customer is nobody's purchase
+    (None, at("2024-01-10"), 9, "completed"),
 ], columns=["customer_id", "ordered_at", "total_amount", "status"])
 RULE_CAL, RULE_END = date(2024, 1, 31), date(2024, 3, 31)
 
@@ -293,8 +295,8 @@ def test_spark_gives_the_duckdb_table(spark_con, random_tx):
                       .assign(status="completed")], ignore_index=True)
     want_con = ibis.duckdb.connect()
     duck = orders_table(want_con, rows)
-    records = [(f"o{i}", r.customer_id, r.ordered_at.to_pydatetime(), r.status, "USD",
-                Decimal(str(r.total_amount)), None, "r1")
+    records = [(f"o{i}", None if pd.isna(r.customer_id) else r.customer_id,
+                r.ordered_at.to_pydatetime(), r.status, "USD", Decimal(str(r.total_amount)), None, "r1")
                for i, r in enumerate(rows.itertuples())]
     schema = ("order_id string, customer_id string, ordered_at timestamp, status string, "
               "currency string, total_amount decimal(18,4), discount_amount decimal(18,4), "
