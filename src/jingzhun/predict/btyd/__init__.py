@@ -8,6 +8,9 @@ their unique rows before fitting, so a million customers cost what a few thousan
 
 from jingzhun.predict.btyd._base import BTYDModel, ConvergenceWarning, DataWarning
 from jingzhun.predict.btyd.beta_geo import BetaGeoModel
+from jingzhun.predict.btyd.beta_geo_beta_binom import BetaGeoBetaBinomModel
+from jingzhun.predict.btyd.gamma_gamma import GammaGammaModel
 from jingzhun.predict.btyd.modified_beta_geo import ModifiedBetaGeoModel
 
-__all__ = ["BTYDModel", "BetaGeoModel", "ConvergenceWarning", "DataWarning", "ModifiedBetaGeoModel"]
+__all__ = ["BTYDModel", "BetaGeoBetaBinomModel", "BetaGeoModel", "ConvergenceWarning", "DataWarning",
+           "GammaGammaModel", "ModifiedBetaGeoModel"]

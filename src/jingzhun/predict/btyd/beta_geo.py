@@ -24,6 +24,7 @@ from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlog
 
 from jingzhun.predict.btyd._base import (
     BTYDModel,
+    bridge_removable,
     check_frequency_recency_T,
     check_integer,
     check_nonnegative,
@@ -32,7 +33,8 @@ from jingzhun.predict.btyd._base import (
 
 __all__ = ["BetaGeoModel", "bgnbd_log_likelihood", "beta_geo_family_log_likelihood"]
 
-# Half-widths of the bridges over the removable singularities of the conditional expectation.
+# Half-widths of the bridges over the removable singularities of the conditional expectation:
+# the closed form loses ~1e-16/width relative digits there, the bridge ~width^2.
 _BRIDGE_A = 1e-5  # a == 1
 _BRIDGE_C = 1e-6  # a + b + x - 1 == 0 (BG/NBD, x = 0, a + b == 1)
 
@@ -103,33 +105,17 @@ def _expected_if_alive(t, big_a, alpha_post, a, b_post):
     ``z = t/(alpha'+t)``. Euler's transformation turns the 2F1 into ``(1-z)^(a-1-A)
     2F1(C-A, a-1; C; z)``, whose first two parameters stay O(1) however large ``x`` grows (no
     overflow, a few series terms), so ``E = C [(1 - (1-z)^(a-1))/(a-1) - (1-z)^(a-1) G]`` with
-    ``G = (2F1(C-A, a-1; C; z) - 1)/(a-1)``. The removable singularities at ``a = 1`` and
-    ``C = 0`` are bridged: within ``_BRIDGE_*`` of them, linear interpolation between the points
-    twice that far away (error ~ width^2, far below the 1e-8 the cancellation would cost).
+    ``G = (2F1(C-A, a-1; C; z) - 1)/(a-1)``. Its removable singularities at ``a = 1`` and ``C = 0``
+    (BG/NBD, ``x = 0``, ``a + b = 1``) are bridged (``bridge_removable``).
     """
     t, big_a, alpha_post, b_post = np.broadcast_arrays(t, big_a, alpha_post, b_post)
     a = np.full(t.shape, a, dtype=float)
-    out = np.empty(t.shape)
-    near_a = np.abs(a - 1.0) < _BRIDGE_A
-    c = a + b_post - 1.0
-    near_c = np.abs(c) < _BRIDGE_C
-    plain = ~(near_a | near_c)
-    out[plain] = _euler_form(t[plain], big_a[plain], alpha_post[plain], a[plain], b_post[plain])
-    for mask, shift_a, width in ((near_a & ~near_c, True, _BRIDGE_A), (near_c, False, _BRIDGE_C)):
-        if not mask.any():
-            continue
-        args = (t[mask], big_a[mask], alpha_post[mask])
-        if shift_a:  # interpolate over a in [1 - 2 width, 1 + 2 width]
-            lo, hi, pos = 1.0 - 2 * width, 1.0 + 2 * width, a[mask]
-            f_lo = _expected_if_alive(*args, np.full(pos.shape, lo), b_post[mask])
-            f_hi = _expected_if_alive(*args, np.full(pos.shape, hi), b_post[mask])
-        else:  # interpolate over C = a + b' - 1 in [-2 width, 2 width] by moving b'
-            lo, hi, pos = -2 * width, 2 * width, c[mask]
-            base = 1.0 - a[mask]
-            f_lo = _expected_if_alive(*args, a[mask], base + lo)
-            f_hi = _expected_if_alive(*args, a[mask], base + hi)
-        out[mask] = f_lo + (pos - lo) * (f_hi - f_lo) / (hi - lo)
-    return out
+
+    def at_c(c):  # hold a, move b' so that a + b' - 1 = c
+        b_c = c + 1.0 - a
+        return bridge_removable(lambda a_: _euler_form(t, big_a, alpha_post, a_, b_c), a, 1.0, _BRIDGE_A)
+
+    return bridge_removable(at_c, a + b_post - 1.0, 0.0, _BRIDGE_C)
 
 
 def _euler_form(t, big_a, alpha_post, a, b_post):
