@@ -172,8 +172,8 @@ def check_repeat_buyers(model: str, frequency: np.ndarray, weights: np.ndarray, 
                          "processes cannot be estimated",
                          hint="fit on a longer calibration period or a larger cohort")
     if repeaters < few:
-        warnings.warn(f"{model}: only {repeaters:g} customers made a repeat purchase; the estimates "
-                      "will be imprecise", DataWarning, stacklevel=4)
+        warnings.warn(f"{model}: only {repeaters:g} customer(s) made a repeat purchase; the estimates "
+                      "will be imprecise", DataWarning, stacklevel=5)
 
 
 # --------------------------------------------------------------------------- the base class
@@ -291,11 +291,7 @@ class BTYDModel(BaseEstimator):
             raise ModelError(f"{type(self).__name__}: the likelihood could not be evaluated at any start",
                              hint="check the inputs' time unit and pass initial_params")
         if not (best["converged"] or best["at_bound"]):
-            raise ModelError(
-                f"{type(self).__name__} did not converge (largest Newton step "
-                f"{best['step']:.2g} on the log scale after {best['nfev']} evaluations)",
-                hint="try initial_params near a plausible answer, a larger max_iter, or check that "
-                     "the data follow the model (time unit, repeat purchases only)")
+            raise self._no_maximum_error(best)
         theta = best["theta"]
         hessian = best["hessian"] * total
         self.params_ = dict(zip(self._param_names, np.exp(theta).tolist(), strict=True))
@@ -322,6 +318,29 @@ class BTYDModel(BaseEstimator):
                           "do not identify every parameter and standard errors are not available",
                           ConvergenceWarning, stacklevel=3)
         return self
+
+    def _no_maximum_error(self, best: dict) -> ModelError:
+        """The error for a fit without an interior maximum, naming the parameters along which the
+        likelihood is flat or still rising (the weakest direction of the Hessian)."""
+        name = type(self).__name__
+        theta = best["theta"]
+        found = ", ".join(f"{k}={v:.4g}" for k, v in zip(self._param_names, np.exp(theta), strict=True))
+        if np.isfinite(best["step"]):  # a proper maximum, approached too slowly
+            return ModelError(f"{name} did not converge: the last Newton step was {best['step']:.2g} on the "
+                              f"log scale after {best['nfev']} likelihood evaluations (at {found})",
+                              hint="pass initial_params near a plausible answer or a larger max_iter")
+        hessian = best["hessian"]
+        drifting = np.abs(theta) > 10  # beyond e^10 ~ 2e4 or below e^-10 ~ 5e-5
+        if np.isfinite(hessian).all():
+            weakest = np.abs(np.linalg.eigh(hessian)[1][:, 0])
+            drifting |= weakest >= 0.3 * weakest.max()
+        names = [n for n, d in zip(self._param_names, drifting, strict=True) if d] or list(self._param_names)
+        return ModelError(
+            f"{name}: the log-likelihood has no interior maximum -- it is flat or still rising along "
+            f"{', '.join(names)} (best point found: {found})",
+            hint=f"the data cannot pin down {', '.join(names)}: typically too few customers, or no sign "
+                 "of dropout (everyone still buying) or of heterogeneity; fit more customers or a longer "
+                 "period, or use a simpler model")
 
     def _validated(self, named, weights) -> tuple[dict[str, np.ndarray], np.ndarray]:
         data, _ = as_float_arrays(named)
