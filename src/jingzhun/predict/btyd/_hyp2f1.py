@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["log_gap_integral", "log_hyp2f1_1bc", "log_hyp2f1_ca1", "log_integral_concave",
+__all__ = ["LogConcave", "log_gap_integral", "log_hyp2f1_1bc", "log_hyp2f1_ca1", "log_integral_concave",
            "log_tail_integral"]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
@@ -107,7 +107,7 @@ def _series_1bc(b, c, z):
 # --------------------------------------------------------------------------- log-concave quadrature
 
 
-class _LogConcave:
+class LogConcave:
     """``G(u) = c0 u - c_exp e^u - sum_j e_j ln(e^u + delta_j)`` per row: concave in ``u`` for
     ``c_exp >= 0``, ``e_j >= 0``; ``log_delta`` (shape (n, m)) may hold ``-inf`` (``delta = 0``)."""
 
@@ -145,7 +145,7 @@ def _decreasing_root(fun, lo, hi, n_iter=60):
     return u
 
 
-def log_integral_concave(model: _LogConcave, base, lo, hi, corners=None):
+def log_integral_concave(model: LogConcave, base, lo, hi, corners=None):
     """``ln int exp(G(u)) du`` over ``u`` in ``[base + lo, base + hi]`` for a log-concave
     integrand, by composite Gauss-Legendre.
 
@@ -153,7 +153,7 @@ def log_integral_concave(model: _LogConcave, base, lo, hi, corners=None):
 
     Parameters
     ----------
-    model : _LogConcave
+    model : LogConcave
         The integrand, ``n`` rows.
     base, lo, hi : ndarray, shape (n,)
         Origin and finite limits (offsets from it), ``lo <= hi``.
@@ -263,7 +263,7 @@ def log_tail_integral(a, b, w, d):
         # the piece [w, d] by quadrature in u = ln y, the rest by the series at z = 1/2
         log_d, log_w = np.log(dh), np.log(wh)
         span = np.log(dh / wh)
-        model = _LogConcave(1.0 - ah, np.zeros(hard.size), bh[:, None], log_d[:, None])
+        model = LogConcave(1.0 - ah, np.zeros(hard.size), bh[:, None], log_d[:, None])
         log_q, rows, u, weight = log_integral_concave(model, log_w, np.zeros(hard.size), span,
                                                       span[:, None])
         q_a = -np.bincount(rows, weight * u, hard.size)
@@ -355,7 +355,7 @@ def _log_gap_quadrature(a, b, d, w1, gap):
     with np.errstate(divide="ignore"):
         log_d = np.log(d)
     base = np.log(w1)
-    model = _LogConcave(1.0 - a, np.zeros(n), b[:, None], log_d[:, None])
+    model = LogConcave(1.0 - a, np.zeros(n), b[:, None], log_d[:, None])
     corner = np.where(np.isfinite(log_d), log_d - base, 0.0)[:, None]
     log_j, rows, u, weight = log_integral_concave(model, base, np.zeros(n), np.log1p(gap / w1), corner)
     log_yd = np.logaddexp(u, log_d[rows])
