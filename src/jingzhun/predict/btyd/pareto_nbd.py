@@ -40,6 +40,7 @@ from jingzhun.predict.btyd._base import (
     check_nonnegative,
     check_repeat_buyers,
     fail_where,
+    unique_rows,
 )
 from jingzhun.predict.btyd._hyp2f1 import (
     LogConcave,
@@ -57,21 +58,6 @@ _DEPTH = 36.0
 # --------------------------------------------------------------------------- likelihood kernel
 
 
-def _unique_rows(*columns):
-    """Sorted unique rows of the given columns and each input row's position among them (a
-    lexsort: several times faster than ``np.unique(axis=0)``)."""
-    order = np.lexsort(columns[::-1])
-    cols = [c[order] for c in columns]
-    new = np.ones(order.size, dtype=bool)
-    for c in cols:
-        new[1:] &= c[1:] == c[:-1]
-    new = ~new
-    new[:1] = True
-    inverse = np.empty(order.size, dtype=np.intp)
-    inverse[order] = np.cumsum(new) - 1
-    return [c[new] for c in cols], inverse
-
-
 def _pair_index(frequency, start, end):
     """The points where tail integrals are needed: unique ``(x, t)`` pairs over ``t`` in ``start``
     and ``end``, each row's pair at its start and at its end, and the unique ``x``.
@@ -83,10 +69,10 @@ def _pair_index(frequency, start, end):
         (shape (q,)), ``at_x`` (shape (n,), int).
     """
     n = frequency.size
-    (pair_x, pair_t), inverse = _unique_rows(np.concatenate([frequency, frequency]),
-                                             np.concatenate([start, end]))
-    (unique_x,), at_x = _unique_rows(frequency)
-    return pair_x, pair_t, inverse[:n], inverse[n:], unique_x, at_x
+    pairs, inverse = unique_rows({"x": np.concatenate([frequency, frequency]),
+                                  "t": np.concatenate([start, end])})
+    unique_x, at_x = unique_rows({"x": frequency})
+    return pairs["x"], pairs["t"], inverse[:n], inverse[n:], unique_x["x"], at_x
 
 
 def _gap_terms(r, alpha, s, beta, x, start, gap, pair_x, pair_t, at_start, at_end):
@@ -246,8 +232,8 @@ def _probability_of_purchases(params, n_purchases, t, x, tx, age):
         log_k[zero] = _log_gap(params, x[zero], age[zero], t[zero])
     more = (n_purchases > 0) & (t > 0)
     if more.any():
-        (nu, tu, xu, au), inverse = _unique_rows(n_purchases[more], t[more], x[more], age[more])
-        log_k[more] = _log_k_integral(params, nu, tu, xu, au)[inverse]
+        keys, inverse = unique_rows({"n": n_purchases[more], "t": t[more], "x": x[more], "T": age[more]})
+        log_k[more] = _log_k_integral(params, keys["n"], keys["t"], keys["x"], keys["T"])[inverse]
     log_die = np.log(s) + log_nb + m * np.log(a1) + s * np.log(b1) + log_k
     alive = expit(-_log_odds_dead(params, x, tx, age))
     prob = alive * np.exp(np.logaddexp(log_survive, log_die)) + np.where(n_purchases == 0, 1.0 - alive, 0.0)
@@ -448,6 +434,6 @@ class ParetoNBDModel(BTYDModel):
         params, x, age = self._params(), arrays["frequency"], arrays["T"]
         r, alpha, s, beta = params
         alive = expit(-_log_odds_dead(params, x, arrays["recency"], age))
-        (kappa,), inverse = _unique_rows(rate * (beta + age))
-        life = np.exp(_log_discounted_lifetime(np.full(kappa.shape, s), kappa))[inverse]
+        keys, inverse = unique_rows({"kappa": rate * (beta + age)})
+        life = np.exp(_log_discounted_lifetime(np.full(keys["kappa"].shape, s), keys["kappa"]))[inverse]
         return self._output(alive * (r + x) / (alpha + age) * (beta + age) * life, index, scalar)
