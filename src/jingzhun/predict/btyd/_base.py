@@ -300,9 +300,10 @@ class BTYDModel(BaseEstimator):
         self.n_rows_ = int(weights.size)
         self.n_iter_ = int(best["nfev"])
         self._log_params = theta
-        self._log_covariance = _inverse_or_nan(hessian)
-        self.converged_ = bool(best["converged"] and not best["at_bound"]
-                               and np.isfinite(self._log_covariance).all())
+        # at the box's edge the Hessian describes the box, not the likelihood: no standard errors
+        self._log_covariance = (np.full_like(hessian, np.nan) if best["at_bound"]
+                                else _inverse_or_nan(hessian))
+        self.converged_ = bool(best["converged"] and np.isfinite(self._log_covariance).all())
         p = np.exp(theta)
         self.covariance_ = pd.DataFrame(self._log_covariance * np.outer(p, p),
                                         index=list(self._param_names), columns=list(self._param_names))
