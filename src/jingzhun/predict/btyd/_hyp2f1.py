@@ -130,18 +130,19 @@ class LogConcave:
 
 def _decreasing_root(fun, lo, hi, n_iter=60):
     """Root of ``fun`` (returns value and slope; decreasing, ``fun(lo) >= 0 >= fun(hi)``) per
-    element, by Newton's method safeguarded with bisection."""
+    element, by Newton's method safeguarded with bisection. A converged element stays where it is
+    while the others go on, so each result does not depend on the rest of the batch."""
     lo, hi = lo.copy(), hi.copy()
     u = 0.5 * (lo + hi)
     for _ in range(n_iter):
         f, df = fun(u)
         lo = np.where(f >= 0, u, lo)
         hi = np.where(f <= 0, u, hi)
+        if np.all((np.abs(f) < 1e-9) | (hi - lo <= 1e-12 * (1.0 + np.abs(u)))):
+            break
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = u - f / df
-        u = np.where((newton > lo) & (newton < hi), newton, 0.5 * (lo + hi))
-        if np.all(hi - lo <= 1e-9 * (1.0 + np.abs(u))) or np.all(np.abs(f) < 1e-6):
-            break
+        u = np.where((newton >= lo) & (newton <= hi), newton, 0.5 * (lo + hi))
     return u
 
 
