@@ -12,7 +12,7 @@ import pytest
 from scipy.special import betaln
 
 from jingzhun.errors import InputError, ModelError
-from jingzhun.predict.btyd import BetaGeoBetaBinomModel
+from jingzhun.predict.btyd import BetaGeoBetaBinomModel, DataWarning
 from jingzhun.predict.btyd import beta_geo_beta_binom as bgbb
 from jingzhun.simulate.populations import simulate_bgbb
 from tests.predict.btyd.helpers import lifetimes_fitter, quiet, recovery_coverage, rel_err
@@ -168,7 +168,8 @@ def test_bad_input_names_the_value_and_its_position():
 def test_degenerate_data_are_model_errors():
     with pytest.raises(ModelError, match="no customer made a repeat purchase"):
         BetaGeoBetaBinomModel().fit([0, 0], [0, 0], [6, 6])
-    with pytest.raises(ModelError, match="dropout cannot be estimated"):
+    with (pytest.raises(ModelError, match="dropout cannot be estimated"),
+          pytest.warns(DataWarning, match="only 2")):
         BetaGeoBetaBinomModel().fit([1, 6, 0], [6, 6, 0], [6, 6, 0])
 
 
