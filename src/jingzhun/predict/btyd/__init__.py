@@ -11,6 +11,7 @@ from jingzhun.predict.btyd.beta_geo import BetaGeoModel
 from jingzhun.predict.btyd.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from jingzhun.predict.btyd.gamma_gamma import GammaGammaModel
 from jingzhun.predict.btyd.modified_beta_geo import ModifiedBetaGeoModel
+from jingzhun.predict.btyd.pareto_nbd import ParetoNBDModel
 
 __all__ = ["BTYDModel", "BetaGeoBetaBinomModel", "BetaGeoModel", "ConvergenceWarning", "DataWarning",
-           "GammaGammaModel", "ModifiedBetaGeoModel"]
+           "GammaGammaModel", "ModifiedBetaGeoModel", "ParetoNBDModel"]
