@@ -41,7 +41,7 @@ from jingzhun.errors import InputError, ModelError
 
 __all__ = ["BTYDModel", "ConvergenceWarning", "DataWarning", "LOG_PARAM_BOUND", "as_float_arrays",
            "check_finite", "check_frequency_recency_T", "check_integer", "check_nonnegative",
-           "check_repeat_buyers", "bridge_removable", "fail_where", "unique_rows"]
+           "check_repeat_buyers", "at_counts", "bridge_removable", "fail_where", "unique_rows"]
 
 #: The optimiser's box on every log-parameter: parameters live in [e^-25, e^25] ~ [1e-11, 7e10].
 LOG_PARAM_BOUND = 25.0
@@ -444,6 +444,18 @@ def unique_rows(data: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.
     inverse = grouped.ngroup().to_numpy(dtype=np.int64)
     keys = grouped.size().index.to_frame(index=False)
     return {name: keys[name].to_numpy(dtype=np.float64) for name in data}, inverse
+
+
+def at_counts(fn: Callable[[np.ndarray], np.ndarray], base, counts: np.ndarray,
+              scale: float = 1.0) -> np.ndarray:
+    """``fn(base + scale * counts)`` for whole-number ``counts >= 0`` of shape (n,), through a
+    table over ``0..max(counts)`` when that is not longer than ``counts`` (the usual case:
+    frequencies are few and small), so a special function is evaluated once per distinct count.
+    The arguments are the same numbers either way, so the values are identical."""
+    top = int(counts.max(initial=0))
+    if top <= counts.size:
+        return fn(base + scale * np.arange(top + 1.0))[counts.astype(np.int64)]
+    return fn(base + scale * counts)
 
 
 def bridge_removable(fn: Callable[[np.ndarray], np.ndarray], u: np.ndarray, at: float,

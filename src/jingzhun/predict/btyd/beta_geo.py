@@ -24,6 +24,7 @@ from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlog
 
 from jingzhun.predict.btyd._base import (
     BTYDModel,
+    at_counts,
     bridge_removable,
     check_frequency_recency_T,
     check_integer,
@@ -64,21 +65,22 @@ def beta_geo_family_log_likelihood(log_params: np.ndarray, frequency: np.ndarray
     s = 1.0 if dropout_at_start else 0.0
     # FHL eq. 6 in the log form of Hardie's note 004: ln L = A1 + A2 + ln(e^A3 + d e^A4), where
     # d = [x > 0] for BG/NBD; MBG/NBD has B(a, b+x+1)/B(a, b) in A2 and keeps A4 at x = 0.
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x + s) - gammaln(b) - gammaln(a + b + x + s)
-    a3 = -(r + x) * np.log(alpha + age)
+    a1 = at_counts(gammaln, r, x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + at_counts(gammaln, b + s, x) - gammaln(b) - at_counts(gammaln, a + b + s, x)
+    log_age, log_tx = np.log(alpha + age), np.log(alpha + tx)
+    a3 = -(r + x) * log_age
     has_a4 = (x > 0) | dropout_at_start
     b_x = np.where(has_a4, b + x + s - 1, 1.0)  # b + x - 1 (BG) / b + x (MBG); unused where absent
-    a4 = np.log(a) - np.log(b_x) - (r + x) * np.log(alpha + tx)
+    a4 = np.log(a) - np.log(b_x) - (r + x) * log_tx
     log_odds = np.where(has_a4, a4 - a3, -np.inf)
     ll = a1 + a2 + a3 + np.logaddexp(0.0, log_odds)
     w4 = expit(log_odds)  # share of the "dropped out after t_x" term
     w3 = 1.0 - w4
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + age) - w4 * np.log(alpha + tx)
+    d_r = at_counts(digamma, r, x) - digamma(r) + np.log(alpha) - w3 * log_age - w4 * log_tx
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + age) + w4 / (alpha + tx))
-    psi_ab, psi_abx = digamma(a + b), digamma(a + b + x + s)
+    psi_ab, psi_abx = digamma(a + b), at_counts(digamma, a + b + s, x)
     d_a = psi_ab - psi_abx + w4 / a
-    d_b = psi_ab + digamma(b + x + s) - digamma(b) - psi_abx - w4 / b_x
+    d_b = psi_ab + at_counts(digamma, b + s, x) - digamma(b) - psi_abx - w4 / b_x
     return ll, np.stack([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
 
 

@@ -26,6 +26,7 @@ from jingzhun.predict.btyd._base import (
     BTYDModel,
     DataWarning,
     as_float_arrays,
+    at_counts,
     check_integer,
     check_nonnegative,
     fail_where,
@@ -63,9 +64,10 @@ def gamma_gamma_log_likelihood(log_params: np.ndarray, frequency: np.ndarray,
     px = p * x
     mx = m * x
     log1p_v_mx, log1p_mx_v = np.log1p(v / mx), np.log1p(mx / v)
-    psi_pxq = digamma(px + q)
-    ll = gammaln(px + q) - gammaln(px) - gammaln(q) - px * log1p_v_mx - q * log1p_mx_v - np.log(m)
-    d_p = x * (psi_pxq - digamma(px) - log1p_v_mx)
+    psi_pxq = at_counts(digamma, q, x, p)
+    ll = (at_counts(gammaln, q, x, p) - at_counts(gammaln, 0.0, x, p) - gammaln(q) - px * log1p_v_mx
+          - q * log1p_mx_v - np.log(m))
+    d_p = x * (psi_pxq - at_counts(digamma, 0.0, x, p) - log1p_v_mx)
     d_q = psi_pxq - digamma(q) - log1p_mx_v
     d_v = q / v - (px + q) / (v + mx)
     return ll, np.stack([p * d_p, q * d_q, v * d_v])
