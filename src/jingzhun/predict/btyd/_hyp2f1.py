@@ -380,9 +380,10 @@ def log_hyp2f1_1bc(b, c, z):
     b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (b, c, z)))
     neg = z < 0
     bb = np.where(neg, c - b, b)
-    zz = np.where(neg, z / (z - 1.0), z)
-    log_i = log_tail_integral(c - bb, bb, 1.0 - zz, zz)[0]
-    out = log_i + np.log(c - 1.0) - (bb - c + 1.0) * np.log1p(-zz)
+    # w = 1 - z' and d = z' for z' = z/(z-1), written so that neither loses digits as z -> -inf
+    w = np.where(neg, 1.0 / (1.0 - z), 1.0 - z)
+    d = np.where(neg, -z / (1.0 - z), z)
+    out = log_tail_integral(c - bb, bb, w, d)[0] + np.log(c - 1.0) - (bb - c + 1.0) * np.log(w)
     return out - np.where(neg, np.log1p(-z), 0.0)
 
 
