@@ -127,6 +127,18 @@ def test_long_horizons_closed_form_equals_the_direct_sum(monkeypatch, gamma):
     assert rel_err(bgbb._alive_sum(gamma, 2.783, n, m), direct) < 1e-9
 
 
+@pytest.mark.parametrize("history", [(0, 0, 6), (3, 5, 6), (6, 6, 6), (1, 1, 10_000), (40, 60, 100)])
+def test_conditional_pmf_sums_to_one_with_the_expected_mean(history):
+    model = _model(PUBLISHED)
+    for horizon in (0, 1, 5, 40):
+        counts = np.arange(horizon + 2)  # one beyond the horizon: probability 0
+        pmf = model.probability_of_purchases(counts, horizon, *history)
+        assert np.all((pmf >= 0) & (pmf <= 1)) and pmf[-1] == 0
+        assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
+        assert (counts * pmf).sum() == pytest.approx(model.expected_purchases(horizon, *history), rel=1e-9,
+                                                     abs=1e-300)
+
+
 def test_gradient_equals_finite_differences():
     cols = [c.to_numpy(float) for c in _columns(EXTREMES)]
     for params in PARAM_SETS:

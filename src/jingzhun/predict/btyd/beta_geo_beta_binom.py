@@ -302,3 +302,54 @@ class BetaGeoBetaBinomModel(BTYDModel):
         ndarray, pandas.Series or float
         """
         return self.expected_purchases(n_periods, 0, 0, 0)
+
+    def probability_of_purchases(self, n, n_future_periods, frequency, recency, n_periods):
+        """Probability of exactly ``n`` transactions in the next ``n_future_periods`` opportunities
+        given the history (the conditional PMF of FHS's model).
+
+        A customer alive through ``n_periods`` (``P = A / L``, ``A`` the first term of eq. 5) stays
+        alive for ``d`` more opportunities with probability ``B(g+1, d'+d)/B(g, d')`` (``d < m``;
+        ``B(g, d'+m)/B(g, d')`` for all ``m``) and transacts ``Binomial(d, p)`` times in them, with
+        ``d' = delta + n_periods`` and ``p`` from its posterior; customers gone before make none:
+
+        ``P(n) = [n = 0] (1 - A/L) + 1/(L B(a,b) B(g,d)) [sum_{d=n}^{m-1} C(d,n) B(a+x+n, b+n_periods-x+d-n)
+        B(g+1, d'+d) + C(m,n) B(a+x+n, b+n_periods-x+m-n) B(g, d'+m)]``, summed in log space
+        (O(m) per customer).
+
+        Parameters
+        ----------
+        n : array_like of int or int
+            Number of transactions (>= 0).
+        n_future_periods : array_like of int or int
+            Horizon ``m``, in transaction opportunities (>= 0).
+        frequency, recency, n_periods : array_like of int or int
+            History, as in ``fit``.
+
+        Returns
+        -------
+        ndarray, pandas.Series or float
+            Probabilities in [0, 1].
+        """
+        arrays, index, scalar, ll = self._history(
+            {"n": n, "n_future_periods": n_future_periods, "frequency": frequency, "recency": recency,
+             "n_periods": n_periods})
+        k, m = arrays["n"], arrays["n_future_periods"]
+        check_nonnegative({"n": k, "n_future_periods": m})
+        check_integer({"n": k, "n_future_periods": m})
+        al, be, ga, de = (self.params_[name] for name in self._param_names)
+        x, periods = arrays["frequency"], arrays["n_periods"]
+        norm = betaln(al, be) + betaln(ga, de) + ll
+        alive = np.exp(betaln(al + x, be + periods - x) + betaln(ga, de + periods) - norm)
+
+        def log_term(d, last):  # d more opportunities alive; last: alive through all m of them
+            choose = gammaln(d + 1) - gammaln(k + 1) - gammaln(d - k + 1)
+            drop = np.where(last, betaln(ga, de + periods + d), betaln(ga + 1, de + periods + d))
+            return choose + betaln(al + x + k, be + periods - x + d - k) + drop
+
+        with np.errstate(invalid="ignore"):
+            total = np.where(k <= m, log_term(m, True), -np.inf)
+            for d in range(int(k.min(initial=0)), int(m.max(initial=0))):
+                total = np.logaddexp(total, np.where((d >= k) & (d < m), log_term(np.float64(d), False),
+                                                     -np.inf))
+        prob = np.exp(total - norm) + np.where(k == 0, 1.0 - alive, 0.0)
+        return self._output(np.clip(prob, 0.0, 1.0), index, scalar)
