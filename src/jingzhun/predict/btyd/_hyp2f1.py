@@ -108,15 +108,16 @@ def _series_1bc(b, c, z):
 
 
 class LogConcave:
-    """``G(u) = c0 u - c_exp e^u - sum_j e_j ln(e^u + delta_j)`` per row: concave in ``u`` for
-    ``c_exp >= 0``, ``e_j >= 0``; ``log_delta`` (shape (n, m)) may hold ``-inf`` (``delta = 0``)."""
+    """``G(u) = c0 u - c_exp (e^u - 1) - sum_j e_j ln(e^u + delta_j)`` per row: concave in ``u``
+    for ``c_exp >= 0``, ``e_j >= 0``; ``log_delta`` (shape (n, m)) may hold ``-inf`` (``delta =
+    0``)."""
 
     def __init__(self, c0, c_exp, e, log_delta):
         self.c0, self.c_exp = np.asarray(c0, float), np.asarray(c_exp, float)
         self.e, self.log_delta = np.atleast_2d(e).astype(float), np.atleast_2d(log_delta).astype(float)
 
     def value(self, u, rows=slice(None)):
-        out = self.c0[rows] * u - self.c_exp[rows] * np.exp(u)
+        out = self.c0[rows] * u - self.c_exp[rows] * np.expm1(u)
         for j in range(self.e.shape[1]):
             out -= self.e[rows, j] * np.logaddexp(u, self.log_delta[rows, j])
         return out

@@ -189,8 +189,8 @@ def _log_discounted_lifetime(s, kappa):
     w0 = np.maximum(np.log((np.abs(1.0 - s) + 1.0) / kappa), 0.0)
     model = LogConcave(1.0 - s, kappa, np.zeros((n, 0)), np.zeros((n, 0)))
     zero = np.zeros(n)
-    log_value = log_integral_concave(model, zero, zero, w0 + _DEPTH + 1.0)[0]
-    return log_value + kappa
+    # the integrand bends where kappa e^w ~ 1: grade the panels around there too
+    return log_integral_concave(model, zero, zero, w0 + _DEPTH + 1.0, -np.log(kappa)[:, None])[0]
 
 
 def _log_k_integral(params, n_purchases, t, x, age):
