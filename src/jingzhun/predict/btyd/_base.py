@@ -39,7 +39,8 @@ from threadpoolctl import threadpool_limits
 
 from jingzhun.errors import InputError, ModelError
 
-__all__ = ["BTYDModel", "ConvergenceWarning", "DataWarning", "LOG_PARAM_BOUND", "as_float_arrays",
+__all__ = ["BTYDModel", "ConvergenceWarning", "DataWarning", "FrequencyRecencyTModel", "LOG_PARAM_BOUND",
+           "as_float_arrays",
            "check_finite", "check_frequency_recency_T", "check_integer", "check_nonnegative",
            "check_repeat_buyers", "at_counts", "bridge_removable", "fail_where", "unique_rows"]
 
@@ -237,7 +238,8 @@ class BTYDModel(BaseEstimator):
         Turn the unique rows (a dict keyed by ``_data_names``) into the kernel's ``*data``
         (precomputed indices, ...). Default: the arrays in ``_data_names`` order.
 
-    The subclass's ``fit(...)`` names its inputs and calls ``self._fit({name: value}, weights)``;
+    The subclass's ``fit(...)`` names its inputs and calls ``self._fit({name: value}, weights)``
+    (:class:`FrequencyRecencyTModel` does that, and the checks, for ``frequency, recency, T``);
     its predictions call ``self._prediction_inputs(...)`` and ``self._output(...)``.
     """
 
@@ -403,9 +405,11 @@ class BTYDModel(BaseEstimator):
 
     # ---------------------------------------------------------------- predictions
 
-    def _prediction_inputs(self, named: dict[str, object]
+    def _prediction_inputs(self, named: dict[str, object], *, horizons: tuple[str, ...] = (),
+                           counts: tuple[str, ...] = ()
                            ) -> tuple[dict[str, np.ndarray], pd.Index | None, bool]:
-        """Check fitted; convert and broadcast the inputs; validate the model's data columns.
+        """Check fitted; convert and broadcast the inputs; validate the model's data columns, the
+        ``horizons`` (>= 0) and the ``counts`` (whole numbers >= 0).
 
         Returns the arrays, the index of the first Series input (or None), and whether every
         input was a scalar (then the output is a float).
@@ -413,6 +417,8 @@ class BTYDModel(BaseEstimator):
         check_is_fitted(self, "params_")
         arrays, index = as_float_arrays(named)
         self._check_data({k: arrays[k] for k in self._data_names if k in arrays})
+        check_nonnegative({k: arrays[k] for k in (*horizons, *counts)})
+        check_integer({k: arrays[k] for k in counts})
         scalar = all(np.ndim(v) == 0 and not isinstance(v, pd.Series) for v in named.values())
         return arrays, index, scalar
 
@@ -424,6 +430,40 @@ class BTYDModel(BaseEstimator):
         if scalar:
             return float(values[0])
         return values
+
+
+class FrequencyRecencyTModel(BTYDModel):
+    """Base of the continuous-time models fitted on ``(frequency, recency, T)`` (BG/NBD, MBG/NBD,
+    Pareto/NBD): their ``fit``, input checks and the "somebody repeated" requirement."""
+
+    _data_names = ("frequency", "recency", "T")
+
+    def fit(self, frequency, recency, T, weights=None):
+        """Fit the model to per-customer summaries.
+
+        Parameters
+        ----------
+        frequency : array_like of int, shape (n,)
+            Repeat purchases in ``(0, T]`` (purchases after the first one).
+        recency : array_like, shape (n,)
+            Time of the last repeat purchase since the first purchase (0 when ``frequency`` is 0).
+        T : array_like or float, shape (n,)
+            Age: time from the first purchase to the end of the calibration period, in the same
+            unit as ``recency`` (the model's time unit).
+        weights : array_like, shape (n,), optional
+            Number of customers with each row (default 1 each).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit({"frequency": frequency, "recency": recency, "T": T}, weights)
+
+    def _check_data(self, data):
+        check_frequency_recency_T(data)
+
+    def _check_identifiable(self, data, weights):
+        check_repeat_buyers(type(self).__name__, data["frequency"], weights)
 
 
 # --------------------------------------------------------------------------- private kernels

@@ -22,15 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlogy
 
-from jingzhun.predict.btyd._base import (
-    BTYDModel,
-    at_counts,
-    bridge_removable,
-    check_frequency_recency_T,
-    check_integer,
-    check_nonnegative,
-    check_repeat_buyers,
-)
+from jingzhun.predict.btyd._base import FrequencyRecencyTModel, at_counts, bridge_removable
 
 __all__ = ["BetaGeoModel", "bgnbd_log_likelihood", "beta_geo_family_log_likelihood"]
 
@@ -130,7 +122,7 @@ def _euler_form(t, big_a, alpha_post, a, b_post):
     return np.maximum(c * (head - np.exp(am1 * log_1mz) * g), 0.0)
 
 
-class BetaGeoModel(BTYDModel):
+class BetaGeoModel(FrequencyRecencyTModel):
     """BG/NBD model (Fader, Hardie & Lee 2005) fitted by maximum likelihood.
 
     While alive, a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``;
@@ -159,36 +151,9 @@ class BetaGeoModel(BTYDModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
-    _data_names = ("frequency", "recency", "T")
     _log_likelihood_rows = staticmethod(bgnbd_log_likelihood)
     #: 1 for MBG/NBD: dropout possible at the first purchase (shifts b by one in the posterior).
     _dropout_shift = 0.0
-
-    def fit(self, frequency, recency, T, weights=None):
-        """Fit the model to per-customer summaries.
-
-        Parameters
-        ----------
-        frequency : array_like of int, shape (n,)
-            Repeat purchases in ``(0, T]`` (purchases after the first one).
-        recency : array_like, shape (n,)
-            Time of the last repeat purchase since the first purchase (0 when ``frequency`` is 0).
-        T : array_like or float, shape (n,)
-            Age: time from the first purchase to the end of the calibration period.
-        weights : array_like, shape (n,), optional
-            Number of customers with each row (default 1 each).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit({"frequency": frequency, "recency": recency, "T": T}, weights)
-
-    def _check_data(self, data):
-        check_frequency_recency_T(data)
-
-    def _check_identifiable(self, data, weights):
-        check_repeat_buyers(type(self).__name__, data["frequency"], weights)
 
     def _default_log_params(self, data, weights):
         # mean rate r/alpha = repeat purchases per unit of age, with r = 1; a moderate dropout
@@ -199,12 +164,16 @@ class BetaGeoModel(BTYDModel):
 
     # ---------------------------------------------------------------- predictions
 
-    def _posterior(self, x, tx, age):
-        """Posterior of a customer alive at ``T``: purchase rate Gamma(r+x, alpha+T), dropout
-        Beta(a, b+x+shift); and ln-odds of being dead."""
+    def _history(self, named, **checks):
+        """Validated inputs (``checks`` as in ``_prediction_inputs``) and the posterior of a
+        customer alive at ``T``: purchase rate Gamma(r+x, alpha+T), dropout Beta(a, b+x+shift),
+        and the ln-odds of being dead."""
+        arrays, index, scalar = self._prediction_inputs(named, **checks)
+        x, tx, age = arrays["frequency"], arrays["recency"], arrays["T"]
         r, alpha, a, b = (self.params_[k] for k in self._param_names)
         s = self._dropout_shift
-        return r + x, alpha + age, a, b + x + s, _log_odds_dead(r, alpha, a, b, x, tx, age, s)
+        posterior = (r + x, alpha + age, a, b + x + s, _log_odds_dead(r, alpha, a, b, x, tx, age, s))
+        return arrays, index, scalar, posterior
 
     def probability_alive(self, frequency, recency, T):
         """Probability that a customer with this history is alive at ``T`` (note 021).
@@ -219,8 +188,7 @@ class BetaGeoModel(BTYDModel):
         ndarray, pandas.Series (when an input is a Series) or float
             Probabilities in [0, 1].
         """
-        arrays, index, scalar = self._prediction_inputs({"frequency": frequency, "recency": recency, "T": T})
-        *_, log_odds = self._posterior(arrays["frequency"], arrays["recency"], arrays["T"])
+        _, index, scalar, (*_, log_odds) = self._history({"frequency": frequency, "recency": recency, "T": T})
         return self._output(expit(-log_odds), index, scalar)
 
     def expected_purchases(self, t, frequency, recency, T):
@@ -239,11 +207,8 @@ class BetaGeoModel(BTYDModel):
         ndarray, pandas.Series or float
             Expected purchases (>= 0, finite).
         """
-        arrays, index, scalar = self._prediction_inputs(
-            {"t": t, "frequency": frequency, "recency": recency, "T": T})
-        check_nonnegative({"t": arrays["t"]})
-        big_a, alpha_post, a, b_post, log_odds = self._posterior(
-            arrays["frequency"], arrays["recency"], arrays["T"])
+        arrays, index, scalar, (big_a, alpha_post, a, b_post, log_odds) = self._history(
+            {"t": t, "frequency": frequency, "recency": recency, "T": T}, horizons=("t",))
         alive = expit(-log_odds)
         return self._output(alive * _expected_if_alive(arrays["t"], big_a, alpha_post, a, b_post),
                             index, scalar)
@@ -285,12 +250,9 @@ class BetaGeoModel(BTYDModel):
         ndarray, pandas.Series or float
             Probabilities in [0, 1].
         """
-        arrays, index, scalar = self._prediction_inputs(
-            {"n": n, "t": t, "frequency": frequency, "recency": recency, "T": T})
-        check_nonnegative({"n": arrays["n"], "t": arrays["t"]})
-        check_integer({"n": arrays["n"]})
-        big_a, alpha_post, a, b_post, log_odds = self._posterior(
-            arrays["frequency"], arrays["recency"], arrays["T"])
+        arrays, index, scalar, (big_a, alpha_post, a, b_post, log_odds) = self._history(
+            {"n": n, "t": t, "frequency": frequency, "recency": recency, "T": T},
+            horizons=("t",), counts=("n",))
         k, horizon = arrays["n"], arrays["t"]
         with np.errstate(divide="ignore"):
             z = horizon / (alpha_post + horizon)

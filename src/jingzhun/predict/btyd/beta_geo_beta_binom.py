@@ -223,9 +223,10 @@ class BetaGeoBetaBinomModel(BTYDModel):
 
     # ---------------------------------------------------------------- predictions
 
-    def _history(self, named):
-        """Validated inputs and, per customer, ln L (FHS eq. 5) on the unique histories."""
-        arrays, index, scalar = self._prediction_inputs(named)
+    def _history(self, named, counts):
+        """Validated inputs (``counts``: whole numbers >= 0) and, per customer, ln L (FHS eq. 5)
+        computed on the unique histories."""
+        arrays, index, scalar = self._prediction_inputs(named, counts=counts)
         hist = {k: arrays[k] for k in self._data_names}
         unique, inverse = unique_rows(hist)
         ll, _ = bgbb_log_likelihood(np.log([self.params_[k] for k in self._param_names]),
@@ -251,10 +252,8 @@ class BetaGeoBetaBinomModel(BTYDModel):
         """
         arrays, index, scalar, ll = self._history(
             {"frequency": frequency, "recency": recency, "n_periods": n_periods,
-             "n_future_periods": n_future_periods})
+             "n_future_periods": n_future_periods}, counts=("n_future_periods",))
         m = arrays["n_future_periods"]
-        check_nonnegative({"n_future_periods": m})
-        check_integer({"n_future_periods": m})
         al, be, ga, de = (self.params_[k] for k in self._param_names)
         x, n = arrays["frequency"], arrays["n_periods"]
         log_p = (betaln(al + x, be + n - x) - betaln(al, be) + betaln(ga, de + n + m) - betaln(ga, de) - ll)
@@ -278,10 +277,8 @@ class BetaGeoBetaBinomModel(BTYDModel):
         """
         arrays, index, scalar, ll = self._history(
             {"n_future_periods": n_future_periods, "frequency": frequency, "recency": recency,
-             "n_periods": n_periods})
+             "n_periods": n_periods}, counts=("n_future_periods",))
         m = arrays["n_future_periods"]
-        check_nonnegative({"n_future_periods": m})
-        check_integer({"n_future_periods": m})
         al, be, ga, de = (self.params_[k] for k in self._param_names)
         x, n = arrays["frequency"], arrays["n_periods"]
         log_p = betaln(al + x + 1, be + n - x) - betaln(al, be) - ll
@@ -332,10 +329,8 @@ class BetaGeoBetaBinomModel(BTYDModel):
         """
         arrays, index, scalar, ll = self._history(
             {"n": n, "n_future_periods": n_future_periods, "frequency": frequency, "recency": recency,
-             "n_periods": n_periods})
+             "n_periods": n_periods}, counts=("n", "n_future_periods"))
         k, m = arrays["n"], arrays["n_future_periods"]
-        check_nonnegative({"n": k, "n_future_periods": m})
-        check_integer({"n": k, "n_future_periods": m})
         al, be, ga, de = (self.params_[name] for name in self._param_names)
         x, periods = arrays["frequency"], arrays["n_periods"]
         norm = betaln(al, be) + betaln(ga, de) + ll
