@@ -32,6 +32,8 @@ __all__ = ["BetaGeoBetaBinomModel", "bgbb_log_likelihood"]
 #: Horizons up to this many periods sum FHS eq. 13's terms one by one; longer ones use its closed
 #: form.
 _DIRECT_SUM_PERIODS = 256
+#: Likelihood terms per chunk of rows (memory: a few arrays of this many floats).
+_CHUNK_TERMS = 1 << 21
 
 
 def bgbb_log_likelihood(log_params: np.ndarray, frequency: np.ndarray, recency: np.ndarray,
@@ -42,8 +44,9 @@ def bgbb_log_likelihood(log_params: np.ndarray, frequency: np.ndarray, recency: 
     ``L = B(a+x, b+n-x)/B(a,b) B(g, d+n)/B(g,d) + sum_{j=t_x}^{n-1} B(a+x, b+j-x)/B(a,b)
     B(g+1, d+j)/B(g,d)``: "alive through n" plus "dropped out at the start of opportunity j+1".
     All ``n - t_x + 1`` terms of every row are laid out in one flat array and combined with a
-    per-row log-sum-exp; the gamma functions of the terms are looked up in tables over
-    ``0..max(n)+1``, so one evaluation costs O(sum of n - t_x + 1) gathers.
+    per-row log-sum-exp (in chunks of rows, so memory stays bounded); the gamma functions of the
+    terms are looked up in tables over ``0..max(n)+1``, so one evaluation costs O(sum of
+    n - t_x + 1) gathers.
 
     Parameters
     ----------
@@ -60,31 +63,46 @@ def bgbb_log_likelihood(log_params: np.ndarray, frequency: np.ndarray, recency: 
     x = frequency.astype(np.int64)
     tx = recency.astype(np.int64)
     n = n_periods.astype(np.int64)
-    counts = n - tx + 1
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    row = np.repeat(np.arange(x.size), counts)
-    j = tx[row] + np.arange(row.size) - starts[row]  # opportunity index of each term
-    e = (j < n[row]).astype(np.int64)  # 1: dropout term B(g+1, d+j); 0: alive term B(g, d+n)
-    k = np.arange(n.max() + 2, dtype=float)
-    xr = x[row]
-    log_term = (gammaln(be + k)[j - xr] - gammaln(al + be + k)[j]
-                + e * np.log(ga) + gammaln(de + k)[j] - gammaln(ga + de + k)[j + e])
-    top = np.maximum.reduceat(log_term, starts)
-    share = np.exp(log_term - top[row])
-    total = np.add.reduceat(share, starts)
-    share /= total[row]
+    k = np.arange(n.max(initial=0) + 2, dtype=float)
+    psi_ab_k, psi_gd_k = digamma(al + be + k), digamma(ga + de + k)
+    tables = (gammaln(be + k), gammaln(al + be + k), gammaln(de + k), gammaln(ga + de + k), np.log(ga),
+              digamma(be + k), psi_ab_k, digamma(de + k), psi_gd_k, ga)
+    log_sum, mean = np.empty(x.size), np.empty((4, x.size))
+    # rows in chunks of about _CHUNK_TERMS terms: memory stays bounded for long windows
+    ends = np.cumsum(n - tx + 1)
+    cuts = [0, *np.searchsorted(ends, np.arange(_CHUNK_TERMS, ends[-1] if ends.size else 0, _CHUNK_TERMS)),
+            x.size]
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        if hi > lo:
+            log_sum[lo:hi], mean[:, lo:hi] = _bgbb_sums(x[lo:hi], tx[lo:hi], n[lo:hi], tables)
     norm = betaln(al, be) + betaln(ga, de)
-    ll = gammaln(al + x) + gammaln(ga) + top + np.log(total) - norm
+    ll = gammaln(al + x) + gammaln(ga) + log_sum - norm
     psi_ab, psi_gd = digamma(al + be), digamma(ga + de)
-    psi_abj, psi_gdj = digamma(al + be + k), digamma(ga + de + k)
-    mean = [np.add.reduceat(share * d, starts) for d in (
-        -psi_abj[j], digamma(be + k)[j - xr] - psi_abj[j], e / ga - psi_gdj[j + e],
-        digamma(de + k)[j] - psi_gdj[j + e])]
     d_al = digamma(al + x) + mean[0] - digamma(al) + psi_ab
     d_be = mean[1] - digamma(be) + psi_ab
     d_ga = mean[2] + psi_gd
     d_de = mean[3] - digamma(de) + psi_gd
     return ll, np.stack([al * d_al, be * d_be, ga * d_ga, de * d_de])
+
+
+def _bgbb_sums(x, tx, n, tables):
+    """Per row, ln of the sum of its terms (without the row constants) and the share-weighted
+    means of their derivatives; ``tables`` are the gamma/digamma functions over ``0..max(n)+1``."""
+    g_b, g_ab, g_d, g_gd, log_ga, p_b, p_ab, p_d, p_gd, ga = tables
+    counts = n - tx + 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    row = np.repeat(np.arange(x.size), counts)
+    j = tx[row] + np.arange(row.size) - starts[row]  # opportunity index of each term
+    e = (j < n[row]).astype(np.int64)  # 1: dropout term B(g+1, d+j); 0: alive term B(g, d+n)
+    jx = j - x[row]
+    log_term = g_b[jx] - g_ab[j] + e * log_ga + g_d[j] - g_gd[j + e]
+    top = np.maximum.reduceat(log_term, starts)
+    share = np.exp(log_term - top[row])
+    total = np.add.reduceat(share, starts)
+    share /= total[row]
+    mean = [np.add.reduceat(share * d, starts) for d in (
+        -p_ab[j], p_b[jx] - p_ab[j], e / ga - p_gd[j + e], p_d[j] - p_gd[j + e])]
+    return top + np.log(total), np.stack(mean)
 
 
 def _alive_sum(ga, de, n, m):
