@@ -120,23 +120,40 @@ def _state_table(grain: str) -> str:
 
 
 def _materializer(wh: Warehouse, names: dict[str, str]):
-    """A ``materialize`` hook writing each checkpoint to a table (``names`` maps checkpoint names
-    to table names; others get a temporary name) and returning it. The table is created with the
-    expression's Ibis schema first, so that DuckDB stores the declared types (an Ibis ``int64``
-    sum would otherwise be stored as DuckDB's 128-bit ``HUGEINT``)."""
+    """A ``materialize`` hook writing each checkpoint to a table and returning it: ``names`` maps
+    checkpoint names to warehouse tables; the others become temporary tables (in memory, spilled
+    to disk as needed, never written to the warehouse file), dropped by ``_drop_temporary``. A
+    table is created with the expression's Ibis schema first, so that DuckDB stores the declared
+    types (an Ibis ``int64`` sum would otherwise be stored as DuckDB's 128-bit ``HUGEINT``)."""
     def materialize(name: str, expr):
-        table = names.get(name, f"{_TMP}{name}")
-        _insert(wh, table, expr, replace=True)
+        table = names.get(name)
+        if table is None:
+            table = f"{_TMP}{name}"
+            _insert(wh, table, expr, replace=True, temp=True)
+        else:
+            _insert(wh, table, expr, replace=True)
         return wh.ibis().table(table)
     return materialize
 
 
-def _insert(wh: Warehouse, table: str, expr, *, replace: bool = False) -> None:
+def _insert(wh: Warehouse, table: str, expr, *, replace: bool = False, temp: bool = False) -> None:
     """Insert ``expr``'s rows into ``table``, created from ``expr``'s Ibis schema when missing
-    (or replaced when ``replace``)."""
-    if replace or table not in wh.table_names():
+    (or replaced when ``replace``); a ``temp`` table lives only as long as the connection."""
+    if temp:  # Ibis' create_table(temp=True) rebuilds the table by CTAS, which DuckDB 2.0 reads
+        # back empty inside a transaction; plain DDL does not
+        columns = ", ".join(c.sql("duckdb") for c in expr.schema().to_sqlglot_column_defs("duckdb"))
+        wh.con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" ({columns})')
+    elif replace or table not in wh.table_names():
         wh.ibis().create_table(table, schema=expr.schema(), overwrite=True)
     wh.con.execute(f'INSERT INTO "{table}" BY NAME {wh.ibis().compile(expr)}')
+
+
+def _drop_temporary(wh: Warehouse) -> None:
+    """Drop the temporary checkpoint tables of ``_materializer``."""
+    names = wh.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
+                           "starts_with(table_name, ?)", [_TMP]).fetchall()
+    for (name,) in names:
+        wh.con.execute(f'DROP TABLE temp."{name}"')
 
 
 def _profile_inputs(wh: Warehouse) -> dict:
@@ -234,6 +251,7 @@ def profile_build(wh: Warehouse, *, as_of: date | None = None, timezone: str = "
         _write_derived(wh, as_of=as_of, timezone=timezone, lifecycle=lifecycle, tags_file=tags_file)
         _write_profile_meta(wh, as_of=as_of, timezone=timezone, runs=runs, lifecycle=lifecycle,
                             tags_file=tags_file, kind="build")
+        _drop_temporary(wh)
     return profile_status(wh) | {"changed_customers": None}
 
 
@@ -261,15 +279,26 @@ def profile_update(wh: Warehouse, *, as_of: date | None = None) -> dict:
             wh.con.execute(f'DELETE FROM "{table}" WHERE customer_id IN '
                            f'(SELECT customer_id FROM "{_TMP}changed")')
             wh.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM "{_TMP}{part}"')
+        _expire_events(wh, since=meta["as_of"], as_of=as_of)
         changed = wh.count(f"{_TMP}changed")
         _write_derived(wh, as_of=as_of, timezone=tz, lifecycle=meta["lifecycle"],
                        tags_file=meta["tags_file"])
         _write_profile_meta(wh, as_of=as_of, timezone=tz, runs=runs, lifecycle=meta["lifecycle"],
                             tags_file=meta["tags_file"], kind="update")
-        for name in wh.table_names():
-            if name.startswith(_TMP):
-                wh.con.execute(f'DROP TABLE "{name}"')
+        _drop_temporary(wh)
     return profile_status(wh) | {"changed_customers": changed}
+
+
+def _expire_events(wh: Warehouse, *, since: date, as_of: date) -> None:
+    """``profile.state.expire_events`` in place: only the days that passed out of the event
+    window since the stored profile date (``since``) hold counts to clear."""
+    from jingzhun.profile.state import EVENT_COUNTS, EVENT_DAYS, epoch_day
+
+    days = [epoch_day(since) - EVENT_DAYS, epoch_day(as_of) - EVENT_DAYS]
+    table, in_days = _state_table("day"), "day > ? AND day <= ?"
+    wh.con.execute(f'DELETE FROM "{table}" WHERE {in_days} AND orders = 0', days)
+    cleared = ", ".join(f"{c} = 0" for c in EVENT_COUNTS)
+    wh.con.execute(f'UPDATE "{table}" SET {cleared} WHERE {in_days}', days)
 
 
 def profile_status(wh: Warehouse) -> dict:
@@ -402,7 +431,7 @@ def _write_tags(wh: Warehouse, rules, as_of: date) -> None:
                    f'"{_TMP}tag_history" ORDER BY customer_id, tag, tagged_since')
     _materializer(wh, {"tags": TAGS_TABLE})("tags", members.mutate(as_of=ibis.literal(as_of)))
     for name in ("tags_now", "tag_history"):
-        wh.con.execute(f'DROP TABLE "{_TMP}{name}"')
+        wh.con.execute(f'DROP TABLE temp."{_TMP}{name}"')
 
 
 def _load_tag_rules(tags_file: str | Path | None):

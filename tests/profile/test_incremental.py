@@ -2,7 +2,8 @@
 
 Random histories of orders, lines and events are cut into two ingest runs; the first run is built
 as of one date, the second applied by ``profile_update`` as of a later date, and the result must
-equal a full build of everything as of the later date -- profile, lifecycle stages and tags.
+equal a full build of everything as of the later date -- profile, lifecycle stages and tags, and
+the ``day`` state, whose event counts expire after 90 days.
 """
 
 from __future__ import annotations
@@ -81,9 +82,11 @@ def _add(wh: Warehouse, rows: dict[str, list[dict]], runs: set[str]) -> None:
         insert(wh, table, [r for r in table_rows if r["ingest_run_id"] in runs])
 
 
-def _profile(wh: Warehouse) -> tuple[pd.DataFrame, list]:
+def _profile(wh: Warehouse) -> tuple[pd.DataFrame, list, list]:
+    """The profile, the current tags and the (exact, integer) ``day`` state."""
     tags = wh.con.execute("SELECT * FROM customer_tags ORDER BY ALL").fetchall()
-    return wh.con.execute("SELECT * FROM customer_profile ORDER BY customer_id").df(), tags
+    days = wh.con.execute("SELECT * FROM profile_state_day ORDER BY ALL").fetchall()
+    return wh.con.execute("SELECT * FROM customer_profile ORDER BY customer_id").df(), tags, days
 
 
 def assert_same_profile(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -102,7 +105,9 @@ def assert_same_profile(got: pd.DataFrame, want: pd.DataFrame) -> None:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(orders=st.lists(order_st, max_size=12), events=st.lists(event_st, max_size=10),
-       first_days=st.integers(0, 40), more_days=st.integers(0, 15),
+       first_days=st.integers(0, 40),
+       # days later: within the 90-day event window, or past it for some events (expiry)
+       more_days=st.integers(0, 15) | st.integers(60, 140),
        tz=st.sampled_from(["UTC", "Europe/London", "Asia/Shanghai"]))
 def test_update_equals_full_build(orders, events, first_days, more_days, tz):
     rows = _rows(orders, events)
@@ -120,3 +125,4 @@ def test_update_equals_full_build(orders, events, first_days, more_days, tz):
         got = _profile(inc)
     assert_same_profile(got[0], want[0])
     assert got[1] == want[1]  # current tags
+    assert got[2] == want[2]  # day state, old event counts expired alike

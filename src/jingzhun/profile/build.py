@@ -23,7 +23,7 @@ import ibis
 from jingzhun.errors import ConfigError
 from jingzhun.profile.derive import derive_profile
 from jingzhun.profile.lifecycle import LifecycleConfig
-from jingzhun.profile.state import STATE_KEYS, Watermark, delta_state, merge_state
+from jingzhun.profile.state import STATE_KEYS, Watermark, delta_state, expire_events, merge_state
 from jingzhun.profile.summary import summarise
 
 #: Canonical tables the profile reads.
@@ -49,9 +49,9 @@ class ProfileResult:
     merged_summary: ibis.Table | None = None
 
 
-def _delta(tables: dict[str, ibis.Table], **kw) -> dict[str, ibis.Table]:
+def _delta(tables: dict[str, ibis.Table], materialize: Materialize, **kw) -> dict[str, ibis.Table]:
     return delta_state(tables["orders"], tables["order_lines"], tables["products"], tables["events"],
-                       **kw)
+                       materialize=materialize, **kw)
 
 
 def build(tables: dict[str, ibis.Table], *, as_of: date, timezone: str = "UTC",
@@ -59,7 +59,7 @@ def build(tables: dict[str, ibis.Table], *, as_of: date, timezone: str = "UTC",
     """The profile as of ``as_of`` (local date in ``timezone``) from everything in the canonical
     ``tables`` (``INPUT_TABLES``)."""
     state = {g: materialize(f"state_{g}", t)
-             for g, t in _delta(tables, as_of=as_of, timezone=timezone).items()}
+             for g, t in _delta(tables, materialize, as_of=as_of, timezone=timezone).items()}
     summary = materialize("summary", summarise(state))
     profile = derive_profile(state, summary, tables["customers"], as_of=as_of, timezone=timezone,
                              lifecycle=lifecycle)
@@ -77,7 +77,8 @@ def update(tables: dict[str, ibis.Table], state: dict[str, ibis.Table], summary:
         raise ConfigError(f"cannot update the profile back to {as_of}: it is already as of "
                           f"{since.as_of}", hint="run a full build for an earlier date")
     delta = {g: materialize(f"delta_{g}", t)
-             for g, t in _delta(tables, as_of=as_of, timezone=timezone, since=since).items()}
+             for g, t in _delta(tables, materialize, as_of=as_of, timezone=timezone,
+                                since=since).items()}
     changed = materialize("changed", ibis.union(
         *(d.select("customer_id") for d in delta.values()), distinct=True))
     touched = {g: state[g].semi_join(changed, "customer_id") for g in STATE_KEYS}
@@ -85,6 +86,7 @@ def update(tables: dict[str, ibis.Table], state: dict[str, ibis.Table], summary:
     merged_summary = materialize("merged_summary", summarise(merged))
     new_state = {g: ibis.union(state[g].anti_join(changed, "customer_id"), merged[g])
                  for g in STATE_KEYS}
+    new_state["day"] = expire_events(new_state["day"], as_of)
     new_summary = ibis.union(summary.anti_join(changed, "customer_id"), merged_summary)
     profile = derive_profile(new_state, new_summary, tables["customers"], as_of=as_of,
                              timezone=timezone, lifecycle=lifecycle)

@@ -36,7 +36,7 @@ import ibis
 
 from jingzhun.profile._portable import attach, backend_name, local_timestamp, ratio
 from jingzhun.profile.lifecycle import LifecycleConfig, expected_gap_days, lifecycle_stage
-from jingzhun.profile.state import epoch_day
+from jingzhun.profile.state import EVENT_DAYS, epoch_day
 
 #: Columns of ``customer_profile``, in order.
 PROFILE_COLUMNS = (
@@ -159,7 +159,7 @@ def _counts(t: ibis.Table) -> dict[str, ibis.Value]:
 
 
 def _engagement(day_state: ibis.Table, day: int) -> ibis.Table:
-    d = day_state.filter((day_state.day <= day) & (day_state.day > day - 90))
+    d = day_state.filter((day_state.day <= day) & (day_state.day > day - EVENT_DAYS))
     in30 = d.day > day - 30
     cart_day = d.carts > 0
     return d.group_by("customer_id").aggregate(

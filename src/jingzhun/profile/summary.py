@@ -58,29 +58,36 @@ def _rhythm(day: ibis.Table) -> ibis.Table:
 
 
 def _favourites(dim: ibis.Table) -> ibis.Table:
+    # no window: the top value of each (customer, dim) is the smallest value whose metric equals
+    # the group's largest (a join back), and the entropy comes from per-group sums through
+    # H = log2(T) - sum(m log2 m) / T over the positive metrics m with total T
     metric = ibis.ifelse(dim.dim.isin(["category", "brand"]), dim.amount.cast("float64"),
                          dim.orders.cast("float64"))
-    d = dim.mutate(metric=metric)
-    by_dim = ibis.window(group_by=["customer_id", "dim"])
-    d = d.mutate(
-        rank=ibis.row_number().over(ibis.window(group_by=["customer_id", "dim"],
-                                                order_by=[ibis.desc("metric"), "value"])),
-        share=ratio(d.metric, d.metric.sum().over(by_dim)),
+    d = dim.select("customer_id", "dim", "value", metric=metric)
+    groups = d.group_by("customer_id", "dim").aggregate(
+        best=d.metric.max(), total=d.metric.sum(),
+        values=d.count(), m_log_m=(d.metric * d.metric.log2()).sum(where=d.metric > 0))
+    top = d.join(groups, ["customer_id", "dim"]).filter(lambda t: t.metric == t.best)
+    top = top.group_by("customer_id", "dim").aggregate(
+        value=top.value.min(), share=ratio(top.best.max(), top.total.max()))
+    g = groups
+    cat = g.dim == "category"
+    entropy = g.total.log2() - ratio(g.m_log_m, g.total)
+    spread = g.group_by("customer_id").aggregate(
+        category_count=g["values"].sum(where=cat).fill_null(0).cast("int64"),
+        category_entropy=ibis.greatest(entropy, 0.0).max(where=cat & (g.total > 0)).cast("float64"))
+
+    def pick(name: str, what: str):
+        return getattr(top, what).max(where=top.dim == name)
+
+    tops = top.group_by("customer_id").aggregate(
+        top_category=pick("category", "value"), top_category_share=pick("category", "share"),
+        top_brand=pick("brand", "value"), top_brand_share=pick("brand", "share"),
+        preferred_channel=pick("channel", "value"),
+        preferred_weekday=pick("weekday", "value").cast("int64"),
+        preferred_hour=pick("hour", "value").cast("int64"),
     )
-    p = d.share
-    cat = d.dim == "category"
-    top = d.rank == 0
-    return d.group_by("customer_id").aggregate(
-        top_category=d.value.max(where=cat & top),
-        top_category_share=d.share.max(where=cat & top),
-        top_brand=d.value.max(where=(d.dim == "brand") & top),
-        top_brand_share=d.share.max(where=(d.dim == "brand") & top),
-        category_count=cat.sum().cast("int64"),
-        category_entropy=(-(p * p.log2())).sum(where=cat & (p > 0)).cast("float64"),
-        preferred_channel=d.value.max(where=(d.dim == "channel") & top),
-        preferred_weekday=d.value.max(where=(d.dim == "weekday") & top).cast("int64"),
-        preferred_hour=d.value.max(where=(d.dim == "hour") & top).cast("int64"),
-    )
+    return attach(tops, spread)
 
 
 def _products(product: ibis.Table) -> ibis.Table:
