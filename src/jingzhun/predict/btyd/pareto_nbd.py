@@ -76,7 +76,7 @@ def _pair_index(frequency, start, end):
 
 
 def _gap_terms(r, alpha, s, beta, x, start, gap, pair_x, pair_t, at_start, at_end):
-    """``ln J`` per row and its derivatives with respect to ``r, alpha, s, beta`` (shape (4, n)),
+    """``ln J`` per row and its derivatives with respect to ``r, alpha, s, beta`` (a tuple of 4),
     ``J = int_start^{start+gap} (alpha+y)^-(r+x) (beta+y)^-(s+1) dy``.
 
     This is the gap integral of ``_hyp2f1`` in ``y' = min(alpha, beta) + y``: the smaller of the
@@ -96,10 +96,8 @@ def _gap_terms(r, alpha, s, beta, x, start, gap, pair_x, pair_t, at_start, at_en
         a_row, b_row, np.full(x.shape, d), c + start, gap,
         tuple(v[at_start] for v in tails), tuple(v[at_end] for v in tails))
     if alpha_low:  # a = r + x, b = s + 1, c = alpha, d = beta - alpha
-        grad = np.stack([d_a, d_c - d_d, d_b, d_d])
-    else:  # a = s + 1, b = r + x, c = beta, d = alpha - beta
-        grad = np.stack([d_b, d_d, d_a, d_c - d_d])
-    return log_j, grad
+        return log_j, (d_a, d_c - d_d, d_b, d_d)
+    return log_j, (d_b, d_d, d_a, d_c - d_d)  # a = s + 1, b = r + x, c = beta, d = alpha - beta
 
 
 def _log_likelihood_prepared(log_params, x, tx, age, pair_x, pair_t, at_recency, at_age, unique_x, at_x):
@@ -114,12 +112,13 @@ def _log_likelihood_prepared(log_params, x, tx, age, pair_x, pair_t, at_recency,
     w_a, w_j = np.exp(log_a - log_bracket), np.exp(log_sj - log_bracket)
     ll = (gammaln(r + unique_x)[at_x] - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
           + log_bracket)
-    d_r = (digamma(r + unique_x)[at_x] - digamma(r) + np.log(alpha) - w_a * log_alpha_t
-           + w_j * d_j[0])
-    d_alpha = r / alpha - w_a * (r + x) / (alpha + age) + w_j * d_j[1]
-    d_s = np.log(beta) - w_a * log_beta_t + w_j * (1.0 / s + d_j[2])
-    d_beta = s / beta - w_a * s / (beta + age) + w_j * d_j[3]
-    return ll, np.stack([r * d_r, alpha * d_alpha, s * d_s, beta * d_beta])
+    grad = np.empty((4, x.size))
+    grad[0] = r * (digamma(r + unique_x)[at_x] - digamma(r) + np.log(alpha) - w_a * log_alpha_t
+                   + w_j * d_j[0])
+    grad[1] = r - w_a * (alpha * (r + x) / (alpha + age)) + w_j * (alpha * d_j[1])
+    grad[2] = s * (np.log(beta) - w_a * log_beta_t) + w_j * (1.0 + s * d_j[2])
+    grad[3] = s - w_a * (beta * s / (beta + age)) + w_j * (beta * d_j[3])
+    return ll, grad
 
 
 def pareto_nbd_log_likelihood(log_params, frequency, recency, T):
