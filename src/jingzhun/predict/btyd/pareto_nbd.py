@@ -33,15 +33,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, expit, gammaln, xlogy
 
-from jingzhun.predict.btyd._base import (
-    BTYDModel,
-    check_frequency_recency_T,
-    check_integer,
-    check_nonnegative,
-    check_repeat_buyers,
-    fail_where,
-    unique_rows,
-)
+from jingzhun.predict.btyd._base import FrequencyRecencyTModel, at_counts, fail_where, unique_rows
 from jingzhun.predict.btyd._hyp2f1 import (
     LogConcave,
     log_gap_integral,
@@ -60,19 +52,17 @@ _DEPTH = 36.0
 
 def _pair_index(frequency, start, end):
     """The points where tail integrals are needed: unique ``(x, t)`` pairs over ``t`` in ``start``
-    and ``end``, each row's pair at its start and at its end, and the unique ``x``.
+    and ``end``, and each row's pair at its start and at its end.
 
     Returns
     -------
     tuple of ndarray
-        ``pair_x, pair_t`` (shape (p,)), ``at_start, at_end`` (shape (n,), int), ``unique_x``
-        (shape (q,)), ``at_x`` (shape (n,), int).
+        ``pair_x, pair_t`` (shape (p,)), ``at_start, at_end`` (shape (n,), int).
     """
     n = frequency.size
     pairs, inverse = unique_rows({"x": np.concatenate([frequency, frequency]),
                                   "t": np.concatenate([start, end])})
-    unique_x, at_x = unique_rows({"x": frequency})
-    return pairs["x"], pairs["t"], inverse[:n], inverse[n:], unique_x["x"], at_x
+    return pairs["x"], pairs["t"], inverse[:n], inverse[n:]
 
 
 def _gap_terms(r, alpha, s, beta, x, start, gap, pair_x, pair_t, at_start, at_end):
@@ -100,7 +90,7 @@ def _gap_terms(r, alpha, s, beta, x, start, gap, pair_x, pair_t, at_start, at_en
     return log_j, (d_b, d_d, d_a, d_c - d_d)  # a = s + 1, b = r + x, c = beta, d = alpha - beta
 
 
-def _log_likelihood_prepared(log_params, x, tx, age, pair_x, pair_t, at_recency, at_age, unique_x, at_x):
+def _log_likelihood_prepared(log_params, x, tx, age, pair_x, pair_t, at_recency, at_age):
     """FH05 eq. (22) per row and its gradient over the log-parameters, on prepared rows (the
     ``BTYDModel`` kernel; ``_pair_index(x, tx, age)`` gives the trailing arrays)."""
     r, alpha, s, beta = np.exp(np.asarray(log_params, dtype=float))
@@ -110,10 +100,9 @@ def _log_likelihood_prepared(log_params, x, tx, age, pair_x, pair_t, at_recency,
     log_sj = np.log(s) + log_j
     log_bracket = np.logaddexp(log_a, log_sj)
     w_a, w_j = np.exp(log_a - log_bracket), np.exp(log_sj - log_bracket)
-    ll = (gammaln(r + unique_x)[at_x] - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-          + log_bracket)
+    ll = at_counts(gammaln, r, x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + log_bracket
     grad = np.empty((4, x.size))
-    grad[0] = r * (digamma(r + unique_x)[at_x] - digamma(r) + np.log(alpha) - w_a * log_alpha_t
+    grad[0] = r * (at_counts(digamma, r, x) - digamma(r) + np.log(alpha) - w_a * log_alpha_t
                    + w_j * d_j[0])
     grad[1] = r - w_a * (alpha * (r + x) / (alpha + age)) + w_j * (alpha * d_j[1])
     grad[2] = s * (np.log(beta) - w_a * log_beta_t) + w_j * (1.0 + s * d_j[2])
@@ -147,7 +136,7 @@ def pareto_nbd_log_likelihood(log_params, frequency, recency, T):
 def _log_gap(params, x, start, gap):
     """``ln J`` over ``[start, start + gap]`` (see :func:`_gap_terms`), values only."""
     r, alpha, s, beta = params
-    return _gap_terms(r, alpha, s, beta, x, start, gap, *_pair_index(x, start, start + gap)[:4])[0]
+    return _gap_terms(r, alpha, s, beta, x, start, gap, *_pair_index(x, start, start + gap))[0]
 
 
 def _log_odds_dead(params, x, tx, age):
@@ -207,7 +196,7 @@ def _log_k_integral(params, n_purchases, t, x, age):
     return log_integral_concave(model, base, lo, np.zeros(k), log_delta - base[:, None])[0]
 
 
-def _probability_of_purchases(params, n_purchases, t, x, tx, age):
+def _probability_of_purchases(params, n_purchases, t, x, age, log_odds_dead):
     """``P(X(T, T+t] = n | x, t_x, T)``.
 
     ``[n = 0] P(dead at T) + P(alive at T) P(n | alive)``, where, with the posterior rates
@@ -234,7 +223,7 @@ def _probability_of_purchases(params, n_purchases, t, x, tx, age):
         keys, inverse = unique_rows({"n": n_purchases[more], "t": t[more], "x": x[more], "T": age[more]})
         log_k[more] = _log_k_integral(params, keys["n"], keys["t"], keys["x"], keys["T"])[inverse]
     log_die = np.log(s) + log_nb + m * np.log(a1) + s * np.log(b1) + log_k
-    alive = expit(-_log_odds_dead(params, x, tx, age))
+    alive = expit(-log_odds_dead)
     prob = alive * np.exp(np.logaddexp(log_survive, log_die)) + np.where(n_purchases == 0, 1.0 - alive, 0.0)
     return np.clip(prob, 0.0, 1.0)
 
@@ -242,7 +231,7 @@ def _probability_of_purchases(params, n_purchases, t, x, tx, age):
 # --------------------------------------------------------------------------- the estimator
 
 
-class ParetoNBDModel(BTYDModel):
+class ParetoNBDModel(FrequencyRecencyTModel):
     """Pareto/NBD model (Schmittlein, Morrison & Colombo 1987) fitted by maximum likelihood.
 
     While alive, a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``; the
@@ -273,34 +262,7 @@ class ParetoNBDModel(BTYDModel):
     """
 
     _param_names = ("r", "alpha", "s", "beta")
-    _data_names = ("frequency", "recency", "T")
     _log_likelihood_rows = staticmethod(_log_likelihood_prepared)
-
-    def fit(self, frequency, recency, T, weights=None):
-        """Fit the model to per-customer summaries.
-
-        Parameters
-        ----------
-        frequency : array_like of int, shape (n,)
-            Repeat purchases in ``(0, T]`` (purchases after the first one).
-        recency : array_like, shape (n,)
-            Time of the last repeat purchase since the first purchase (0 when ``frequency`` is 0).
-        T : array_like or float, shape (n,)
-            Age: time from the first purchase to the end of the calibration period.
-        weights : array_like, shape (n,), optional
-            Number of customers with each row (default 1 each).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit({"frequency": frequency, "recency": recency, "T": T}, weights)
-
-    def _check_data(self, data):
-        check_frequency_recency_T(data)
-
-    def _check_identifiable(self, data, weights):
-        check_repeat_buyers(type(self).__name__, data["frequency"], weights)
 
     def _prepare_data(self, data):
         x, tx, age = data["frequency"], data["recency"], data["T"]
@@ -315,8 +277,13 @@ class ParetoNBDModel(BTYDModel):
 
     # ---------------------------------------------------------------- predictions
 
-    def _params(self):
-        return tuple(self.params_[k] for k in self._param_names)
+    def _history(self, named, **checks):
+        """Validated inputs (``checks`` as in ``_prediction_inputs``), the parameters, and the
+        ln-odds of being dead at ``T``."""
+        arrays, index, scalar = self._prediction_inputs(named, **checks)
+        params = tuple(self.params_[k] for k in self._param_names)
+        log_odds = _log_odds_dead(params, arrays["frequency"], arrays["recency"], arrays["T"])
+        return arrays, index, scalar, params, log_odds
 
     def probability_alive(self, frequency, recency, T):
         """Probability that a customer with this history is alive at ``T`` (FH05 eq. 36-37).
@@ -331,8 +298,7 @@ class ParetoNBDModel(BTYDModel):
         ndarray, pandas.Series (when an input is a Series) or float
             Probabilities in [0, 1].
         """
-        arrays, index, scalar = self._prediction_inputs({"frequency": frequency, "recency": recency, "T": T})
-        log_odds = _log_odds_dead(self._params(), arrays["frequency"], arrays["recency"], arrays["T"])
+        _, index, scalar, _, log_odds = self._history({"frequency": frequency, "recency": recency, "T": T})
         return self._output(expit(-log_odds), index, scalar)
 
     def expected_purchases(self, t, frequency, recency, T):
@@ -351,16 +317,15 @@ class ParetoNBDModel(BTYDModel):
         ndarray, pandas.Series or float
             Expected purchases (>= 0, finite).
         """
-        arrays, index, scalar = self._prediction_inputs(
-            {"t": t, "frequency": frequency, "recency": recency, "T": T})
-        check_nonnegative({"t": arrays["t"]})
-        params, x, age = self._params(), arrays["frequency"], arrays["T"]
-        alive = expit(-_log_odds_dead(params, x, arrays["recency"], age))
-        return self._output(alive * _expected_if_alive(params, arrays["t"], x, age), index, scalar)
+        arrays, index, scalar, params, log_odds = self._history(
+            {"t": t, "frequency": frequency, "recency": recency, "T": T}, horizons=("t",))
+        expected = _expected_if_alive(params, arrays["t"], arrays["frequency"], arrays["T"])
+        return self._output(expit(-log_odds) * expected, index, scalar)
 
     def expected_purchases_new_customer(self, t):
         """Expected number of repeat purchases in ``(0, t]`` of a customer just acquired (FH05
-        eq. 27: ``r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]``).
+        eq. 27, ``r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]`` -- eq. 41 at ``x = t_x =
+        T = 0``).
 
         Parameters
         ----------
@@ -371,10 +336,7 @@ class ParetoNBDModel(BTYDModel):
         -------
         ndarray, pandas.Series or float
         """
-        arrays, index, scalar = self._prediction_inputs({"t": t})
-        check_nonnegative({"t": arrays["t"]})
-        zero = np.zeros(arrays["t"].shape)
-        return self._output(_expected_if_alive(self._params(), arrays["t"], zero, zero), index, scalar)
+        return self.expected_purchases(t, 0.0, 0.0, 0.0)
 
     def probability_of_purchases(self, n, t, frequency, recency, T):
         """Probability of exactly ``n`` repeat purchases in ``(T, T + t]`` given the history
@@ -394,12 +356,11 @@ class ParetoNBDModel(BTYDModel):
         ndarray, pandas.Series or float
             Probabilities in [0, 1]; over ``n = 0, 1, ...`` they sum to 1.
         """
-        arrays, index, scalar = self._prediction_inputs(
-            {"n": n, "t": t, "frequency": frequency, "recency": recency, "T": T})
-        check_nonnegative({"n": arrays["n"], "t": arrays["t"]})
-        check_integer({"n": arrays["n"]})
-        prob = _probability_of_purchases(self._params(), arrays["n"], arrays["t"], arrays["frequency"],
-                                         arrays["recency"], arrays["T"])
+        arrays, index, scalar, params, log_odds = self._history(
+            {"n": n, "t": t, "frequency": frequency, "recency": recency, "T": T}, horizons=("t",),
+            counts=("n",))
+        prob = _probability_of_purchases(params, arrays["n"], arrays["t"], arrays["frequency"], arrays["T"],
+                                         log_odds)
         return self._output(prob, index, scalar)
 
     def discounted_expected_residual_transactions(self, delta, frequency, recency, T):
@@ -424,15 +385,14 @@ class ParetoNBDModel(BTYDModel):
         ndarray, pandas.Series or float
             Discounted number of future transactions (>= 0, finite).
         """
-        arrays, index, scalar = self._prediction_inputs(
+        arrays, index, scalar, params, log_odds = self._history(
             {"delta": delta, "frequency": frequency, "recency": recency, "T": T})
         rate = arrays["delta"]
         fail_where(~(np.isfinite(rate) & (rate > 0)), lambda i: f"delta[{i}] = {rate[i]:g} is not a positive "
                    "discount rate", hint="pass the continuous discount rate per time unit, e.g. "
                    "ln(1.1)/52 for 10% a year with weekly data")
-        params, x, age = self._params(), arrays["frequency"], arrays["T"]
         r, alpha, s, beta = params
-        alive = expit(-_log_odds_dead(params, x, arrays["recency"], age))
+        x, age = arrays["frequency"], arrays["T"]
         keys, inverse = unique_rows({"kappa": rate * (beta + age)})
         life = np.exp(_log_discounted_lifetime(np.full(keys["kappa"].shape, s), keys["kappa"]))[inverse]
-        return self._output(alive * (r + x) / (alpha + age) * (beta + age) * life, index, scalar)
+        return self._output(expit(-log_odds) * (r + x) / (alpha + age) * (beta + age) * life, index, scalar)
