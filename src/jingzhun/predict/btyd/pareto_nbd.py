@@ -256,9 +256,11 @@ class ParetoNBDModel(FrequencyRecencyTModel):
     The likelihood and its analytic gradient are exact in every parameter region (module
     docstring), so the fit does not depend on scipy's ``hyp2f1``. Parity with lifetimes 0.11.3
     (``ParetoNBDFitter``): the same log-likelihood, P(alive), conditional expectation, conditional
-    PMF and new-customer expectation to 1e-6 relative wherever lifetimes is finite; with scipy 1.17
-    lifetimes returns NaN for ``recency == T`` with a large frequency (its ``hyp2f1`` at ``a`` in
-    the hundreds), where this model is exact.
+    PMF and new-customer expectation to 1e-6 relative wherever lifetimes is finite (its PMF loses
+    digits below ~1e-6 to a difference of hypergeometric terms). With scipy 1.17 lifetimes returns
+    NaN for ``recency == T`` at frequencies in the hundreds (its ``hyp2f1`` with a first parameter
+    that large, and the log of an exact 0) and, at CDNOW's parameters, for frequency 1e4 whatever
+    the recency; this model is exact there.
     """
 
     _param_names = ("r", "alpha", "s", "beta")
