@@ -42,14 +42,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["LogConcave", "log_gap_integral", "log_hyp2f1_1bc", "log_hyp2f1_ca1", "log_integral_concave",
-           "log_tail_integral"]
+__all__ = ["DEPTH", "LogConcave", "log_gap_integral", "log_hyp2f1_1bc", "log_hyp2f1_ca1",
+           "log_integral_concave", "log_tail_integral"]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
 #: Panel edges, as distances from each corner (and from the peak) of a log-concave integrand.
 _GRADING = np.array([0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 #: Range trimmed to where the integrand is above e^-DEPTH times its peak.
-_DEPTH = 36.0
+DEPTH = 36.0
 _SERIES_TOL = 2.0 ** -56
 _SERIES_MAX_TERMS = 400
 
@@ -185,7 +185,7 @@ def log_integral_concave(model: LogConcave, base, lo, hi, corners=None):
     if inner.any():
         r = idx[inner]
         peak[inner] = _decreasing_root(lambda v: _bisect_only(model.slope(at(v, r), r)), lo[inner], hi[inner])
-    target = model.value(at(peak, idx), idx) - _DEPTH
+    target = model.value(at(peak, idx), idx) - DEPTH
 
     def drop(v, rows):
         u = at(v, rows)

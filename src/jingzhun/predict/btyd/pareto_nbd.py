@@ -35,6 +35,7 @@ from scipy.special import digamma, expit, gammaln, xlogy
 
 from jingzhun.predict.btyd._base import FrequencyRecencyTModel, at_counts, fail_where, unique_rows
 from jingzhun.predict.btyd._hyp2f1 import (
+    DEPTH,
     LogConcave,
     log_gap_integral,
     log_integral_concave,
@@ -42,9 +43,6 @@ from jingzhun.predict.btyd._hyp2f1 import (
 )
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood"]
-
-#: Quadrature ranges end where the integrand is below e^-_DEPTH of its peak (see ``_hyp2f1``).
-_DEPTH = 36.0
 
 
 # --------------------------------------------------------------------------- likelihood kernel
@@ -178,7 +176,7 @@ def _log_discounted_lifetime(s, kappa):
     model = LogConcave(1.0 - s, kappa, np.zeros((n, 0)), np.zeros((n, 0)))
     zero = np.zeros(n)
     # the integrand bends where kappa e^w ~ 1: grade the panels around there too
-    return log_integral_concave(model, zero, zero, w0 + _DEPTH + 1.0, -np.log(kappa)[:, None])[0]
+    return log_integral_concave(model, zero, zero, w0 + DEPTH + 1.0, -np.log(kappa)[:, None])[0]
 
 
 def _log_k_integral(params, n_purchases, t, x, age):
@@ -191,7 +189,7 @@ def _log_k_integral(params, n_purchases, t, x, age):
     base = np.log(t)
     # left of `knee` the log-integrand rises by at least (n+1)/2 per unit of ln tau
     knee = np.min(log_delta, axis=1) - np.log(2.0 * (e.sum(axis=1) + 1.0) / (n_purchases + 1.0))
-    lo = np.minimum(knee - base, 0.0) - 2.0 * (_DEPTH + 1.0) / (n_purchases + 1.0)
+    lo = np.minimum(knee - base, 0.0) - 2.0 * (DEPTH + 1.0) / (n_purchases + 1.0)
     model = LogConcave(n_purchases + 1.0, np.zeros(k), e, log_delta)
     return log_integral_concave(model, base, lo, np.zeros(k), log_delta - base[:, None])[0]
 
@@ -223,8 +221,8 @@ def _probability_of_purchases(params, n_purchases, t, x, age, log_odds_dead):
         keys, inverse = unique_rows({"n": n_purchases[more], "t": t[more], "x": x[more], "T": age[more]})
         log_k[more] = _log_k_integral(params, keys["n"], keys["t"], keys["x"], keys["T"])[inverse]
     log_die = np.log(s) + log_nb + m * np.log(a1) + s * np.log(b1) + log_k
-    alive = expit(-log_odds_dead)
-    prob = alive * np.exp(np.logaddexp(log_survive, log_die)) + np.where(n_purchases == 0, 1.0 - alive, 0.0)
+    dead = np.where(n_purchases == 0, expit(log_odds_dead), 0.0)
+    prob = expit(-log_odds_dead) * np.exp(np.logaddexp(log_survive, log_die)) + dead
     return np.clip(prob, 0.0, 1.0)
 
 
