@@ -40,7 +40,7 @@ import ibis
 
 from jingzhun.errors import ConfigError
 from jingzhun.profile._portable import backend_name, ratio
-from jingzhun.profile.state import _orders, epoch_day
+from jingzhun.profile.state import classify_orders, epoch_day
 
 #: Days per time unit.
 UNIT_DAYS = {"D": 1.0, "W": 7.0}
@@ -98,7 +98,7 @@ def _check_day(value, name: str) -> date:
 def _purchase_days(orders: ibis.Table, end_day: int, timezone: str) -> ibis.Table:
     """One row per (customer, local purchase day) up to ``end_day``: the day's summed value and
     its first order time."""
-    o = _orders(orders, timezone, backend_name(orders))
+    o = classify_orders(orders, timezone, backend_name(orders))
     o = o.filter(o.is_purchase & (o.day <= end_day))
     return o.group_by(["customer_id", "day"]).aggregate(
         value=o.total.sum(), first_at=o.ordered_at.min())

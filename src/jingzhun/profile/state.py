@@ -115,9 +115,10 @@ def _number_key(value: ibis.Value) -> ibis.Value:
     return value.cast("string").lpad(2, "0")
 
 
-def _orders(orders: ibis.Table, tz: str, backend: str) -> ibis.Table:
-    """Orders with a customer, their local day/weekday/hour, and whether purchase, credit note
-    or cancelled."""
+def classify_orders(orders: ibis.Table, tz: str, backend: str) -> ibis.Table:
+    """Orders with a customer, with their local ``day`` (days since 1970-01-01), ``weekday`` and
+    ``hour`` in time zone ``tz``, and the flags ``is_purchase``, ``is_credit``, ``is_cancelled``,
+    ``is_returned`` of the rules in this module's docstring (shared by ``predict.rfm_summary``)."""
     o = orders.filter(orders.customer_id.notnull())
     total = o.total_amount.cast(MONEY)
     return o.mutate(
@@ -146,7 +147,7 @@ def delta_state(orders: ibis.Table, order_lines: ibis.Table, products: ibis.Tabl
     """
     backend = backend_name(orders)
     day_max = epoch_day(as_of)
-    o = _orders(orders, timezone, backend)
+    o = classify_orders(orders, timezone, backend)
     o_new = o.filter(_is_new(o.run, o.day, day_max, since))
     lines = _lines(o, order_lines, products, day_max, since)
     if materialize is not None:
