@@ -241,9 +241,13 @@ tags_app = typer.Typer(
 segment_app = typer.Typer(
     add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
     help="Segments: RFM scores and named segments.")
+predict_app = typer.Typer(
+    add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    help="Predictions: customer lifetime value and P(alive) from the BTYD models.")
 app.add_typer(profile_app, name="profile")
 app.add_typer(tags_app, name="tags")
 app.add_typer(segment_app, name="segment")
+app.add_typer(predict_app, name="predict")
 
 AsOfOpt = Annotated[datetime | None, typer.Option(
     "--as-of", formats=["%Y-%m-%d"], show_default=False,
@@ -425,6 +429,58 @@ def print_segments(result: dict) -> None:
     out.print(t)
 
 
+@predict_app.command("clv")
+def predict_clv(
+    model: Annotated[str, typer.Option(
+        "--model", help="Transaction model: bgnbd (BG/NBD), mbgnbd (MBG/NBD) or pareto "
+                        "(Pareto/NBD); spend is always Gamma-Gamma.")] = "bgnbd",
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], show_default=False,
+        help="Use purchases up to this local date (default: the profile's date, else the "
+             "latest order or event).")] = None,
+    horizon_weeks: Annotated[float, typer.Option(
+        "--horizon-weeks", help="CLV and expected purchases over this many weeks.")] = 52.0,
+    discount_rate: Annotated[float, typer.Option(
+        "--discount-rate", help="Annual discount rate (0.10 = 10% a year).")] = 0.10,
+    margin: Annotated[float, typer.Option(
+        "--margin", help="Share of revenue kept as profit (1.0: CLV in revenue).")] = 1.0,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a BTYD model and Gamma-Gamma on every customer's purchases (weeks; same-day orders
+    are one transaction) and write P(alive), expected purchases, expected spend and CLV per
+    customer to the table predictions (and the profile's clv and p_alive columns)."""
+    from jingzhun import pipeline
+    from jingzhun.pipeline_predict import CLVSettings, predict_clv
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh, _spinner("fitting", as_json):
+        settings = CLVSettings(model=model, horizon_weeks=horizon_weeks,
+                               annual_discount_rate=discount_rate, margin=margin)
+        result = predict_clv(wh, as_of=as_of.date() if as_of else None, settings=settings)
+    _emit(result, as_json, print_clv)
+
+
+def print_clv(result: dict, true_params: dict | None = None) -> None:
+    """The fits of ``pipeline_predict.predict_clv`` (with the simulator's truth, if given)."""
+    t = Table("model", "parameter", "estimate", "std error", "95% interval",
+              *(["true"] if true_params else []),
+              title=f"CLV models fitted on {result['customers']:,} customers as of {result['as_of']}",
+              title_justify="left")
+    for fit in result["fits"]:
+        for name, row in fit["summary"].items():
+            truth = (true_params or {}).get(fit["model"], {}).get(name)
+            t.add_row(fit["model"], name, f"{row['estimate']:.4g}", f"{row['std_error']:.3g}",
+                      f"{row['ci_low']:.4g} – {row['ci_high']:.4g}",
+                      *([f"{truth:.4g}"] if true_params else []))
+    out.print(t)
+    s = result["settings"]
+    out.print(f"CLV over {s['horizon_weeks']:g} weeks (discount {s['annual_discount_rate']:.0%} a "
+              f"year, margin {s['margin']:.0%}): total {result['clv_total']:,.0f}, mean "
+              f"{result['clv_mean']:,.2f} per customer; mean P(alive) {result['p_alive_mean']:.2f}")
+    for warning in result["warnings"]:
+        err.print(f"[yellow]warning:[/] {warning}")
+
+
 @contextmanager
 def _spinner(text: str, quiet: bool):
     if quiet:
@@ -450,24 +506,27 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate a retailer's raw exports (with realistic dirt), ingest them, build the customer
-    profile and its tags, and print the accounting and the RFM segments."""
+    profile and its tags, fit BG/NBD + Gamma-Gamma for CLV, and print the accounting, the RFM
+    segments and the fitted parameters next to the simulator's true ones."""
     from jingzhun import pipeline
 
     with _errors_exit_2():
         secrets = pipeline.open_secrets(out_dir / "secret.key")
-        with _spinner("simulating, ingesting and profiling", as_json):
+        with _spinner("simulating, ingesting, profiling and fitting", as_json):
             demo_run = pipeline.run_demo(out_dir, n_customers=customers, seed=seed, secrets=secrets)
     db, results, status = demo_run["db"], demo_run["results"], demo_run["profile"]
     segments, tags = demo_run["segments"], demo_run["tags"]
     if as_json:
         print(json.dumps({"db": str(db), **_summary(results), "profile": status,
-                          "segments": segments, "tags": tags}, ensure_ascii=False, default=str))
+                          "segments": segments, "tags": tags, "clv": demo_run["clv"],
+                          "true_params": demo_run["true_params"]}, ensure_ascii=False, default=str))
         return
     _print_results(results, f"demo: simulated retailer ingested into {db}")
     _print_status(status, "profile")
     for result in segments:
         print_segments(result)
     _print_tags(tags)
+    print_clv(demo_run["clv"], demo_run["true_params"])
     out.print(f"warehouse: {db}   raw files: {out_dir / 'data'}   "
               f"next: jz profile show CUSTOMER_ID --db {db} --key-file {out_dir / 'secret.key'}")
 

@@ -216,14 +216,44 @@ def _write_derived(wh: Warehouse, *, as_of: date, timezone: str, lifecycle,
 
 
 def _write_profile(wh: Warehouse, *, as_of: date, timezone: str, lifecycle) -> None:
-    """Derive ``customer_profile`` from the stored state and summary."""
+    """Derive ``customer_profile`` from the stored state and summary, with the latest CLV run's
+    ``clv`` and ``p_alive`` (null before the first run)."""
     from jingzhun.profile.derive import derive_profile
     from jingzhun.profile.state import STATE_KEYS
 
     state = {g: wh.table(_state_table(g)) for g in STATE_KEYS}
     profile = derive_profile(state, wh.table(PROFILE_SUMMARY), wh.table("customers"),
                              as_of=as_of, timezone=timezone, lifecycle=lifecycle)
-    _materializer(wh, {"profile": PROFILE_TABLE})("profile", profile)
+    _materializer(wh, {"profile": PROFILE_TABLE})("profile", _with_clv(wh, profile))
+
+
+def _with_clv(wh: Warehouse, profile):
+    import ibis
+
+    from jingzhun.pipeline_predict import PREDICTIONS_TABLE, current_clv_model
+    from jingzhun.profile._portable import attach
+
+    model = current_clv_model(wh)
+    if model is None or PREDICTIONS_TABLE not in wh.table_names():
+        return profile.mutate(clv=ibis.null("float64"), p_alive=ibis.null("float64"))
+    p = wh.table(PREDICTIONS_TABLE)
+    return attach(profile, p.filter(p.model == model).select("customer_id", "clv", "p_alive"))
+
+
+def _refresh_profile_clv(wh: Warehouse, *, as_of: date) -> None:
+    """Put the latest CLV run's ``clv``/``p_alive`` into the stored profile (in place), then
+    re-apply the tags and refresh stored segments (their ``avg_clv``)."""
+    from jingzhun.pipeline_predict import PREDICTIONS_TABLE, current_clv_model
+
+    for col in ("clv", "p_alive"):
+        wh.con.execute(f"ALTER TABLE {PROFILE_TABLE} ADD COLUMN IF NOT EXISTS {col} DOUBLE")
+    wh.con.execute(
+        f"UPDATE {PROFILE_TABLE} AS c SET clv = p.clv, p_alive = p.p_alive FROM {PROFILE_TABLE} "
+        f"AS c2 LEFT JOIN (SELECT customer_id, clv, p_alive FROM {PREDICTIONS_TABLE} "
+        f"WHERE model = ?) AS p ON p.customer_id = c2.customer_id "
+        f"WHERE c.customer_id = c2.customer_id", [current_clv_model(wh)])
+    _write_tags(wh, _load_tag_rules(_profile_meta(wh)["tags_file"]), as_of)
+    _refresh_segments(wh, as_of)
 
 
 def profile_build(wh: Warehouse, *, as_of: date | None = None, timezone: str = "UTC",
@@ -470,13 +500,23 @@ def tags_list(wh: Warehouse | None, *, tags_file: str | Path | None = None) -> d
 # -- the demo --------------------------------------------------------------------------------------
 def run_demo(out: Path, *, n_customers: int, seed: int, secrets: Secrets) -> dict:
     """Simulate a retailer into ``out``, ingest it, build the profile (in the simulator's time
-    zone) with the default tags and both RFM schemes. Returns ``{"db", "results", "profile",
-    "segments", "tags"}``."""
+    zone) with the default tags and both RFM schemes, and fit BG/NBD + Gamma-Gamma for CLV.
+    Returns ``{"db", "results", "profile", "segments", "tags", "clv", "true_params"}``; the true
+    parameters are the simulator's, with Gamma-Gamma's scale ``v`` in the orders' CNY."""
+    from jingzhun.pipeline_predict import predict_clv
     from jingzhun.simulate.retailer import TIMEZONE
 
     db, results = simulate_and_ingest(out, n_customers=n_customers, seed=seed, secrets=secrets)
     with Warehouse(db) as wh:
         status = profile_build(wh, timezone=TIMEZONE)
         segments = [segment_rfm(wh, scheme=scheme) for scheme in ("11", "5")]
+        clv = predict_clv(wh)
         tags = tags_list(wh)
-    return {"db": db, "results": results, "profile": status, "segments": segments, "tags": tags}
+    truth = json.loads((out / "data" / "truth.json").read_text(encoding="utf-8"))
+    # a spend Z in USD is Gamma(p, nu), so Z * usd_to_cny is Gamma(p, nu / usd_to_cny): the rate
+    # nu / k of Gamma(q, v) rates is Gamma(q, k v)
+    spend = truth["gamma_gamma"] | {"v": truth["gamma_gamma"]["gamma"] * truth["usd_to_cny"]}
+    true_params = {"clv_bgnbd": {k: truth["bgnbd"][k] for k in ("r", "alpha", "a", "b")},
+                   "gamma_gamma": {k: spend[k] for k in ("p", "q", "v")}}
+    return {"db": db, "results": results, "profile": status, "segments": segments, "tags": tags,
+            "clv": clv, "true_params": true_params}
