@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jingzhun.errors import InputError
+from jingzhun.predict.btyd.checking import require_columns
 
 __all__ = ["calibration_holdout_figure", "probability_alive_heatmap", "tracking_figure"]
 
@@ -204,14 +205,8 @@ def _unit(unit: str, lang: str) -> str:
 
 
 def _require(table: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise InputError(f"{name} must be a pandas DataFrame, got {type(table).__name__}")
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputError(f"{name} lacks column(s) {missing}; it has {list(table.columns)}",
-                         hint="pass the table made by the matching function of predict.btyd.checking")
-    if table.empty:
-        raise InputError(f"{name} has no rows")
+    require_columns(table, columns, name,
+                    hint="pass the table made by the matching function of predict.btyd.checking")
 
 
 def _finite(values, name: str) -> np.ndarray:

@@ -371,15 +371,22 @@ def _check_int(value, name: str, low: int, high: float = np.inf, hint: str | Non
         raise InputError(f"{name} must be an integer {bounds}, got {value!r}", hint=hint)
 
 
-def _holdout_data(summary: pd.DataFrame) -> dict[str, np.ndarray]:
-    if not isinstance(summary, pd.DataFrame):
-        raise InputError(f"summary must be a pandas DataFrame, got {type(summary).__name__}")
-    missing = [c for c in _HOLDOUT_COLUMNS if c not in summary.columns]
+def require_columns(table: pd.DataFrame, columns, name: str, hint: str) -> None:
+    """``InputError`` unless ``table`` is a DataFrame with rows and every one of ``columns`` (the
+    message lists the missing ones; ``hint`` says where the right table comes from). Shared with
+    ``jingzhun.report.btyd_figures``, whose inputs are this module's tables."""
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"{name} must be a pandas DataFrame, got {type(table).__name__}", hint=hint)
+    missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise InputError(f"summary lacks column(s) {missing}; it has {list(summary.columns)}",
-                         hint="rfm_summary(orders, ..., calibration_end=...) gives the holdout columns")
-    if len(summary) == 0:
-        raise InputError("summary has no customers")
+        raise InputError(f"{name} lacks column(s) {missing}; it has {list(table.columns)}", hint=hint)
+    if table.empty:
+        raise InputError(f"{name} has no rows", hint=hint)
+
+
+def _holdout_data(summary: pd.DataFrame) -> dict[str, np.ndarray]:
+    require_columns(summary, _HOLDOUT_COLUMNS, "summary",
+                    hint="rfm_summary(orders, ..., calibration_end=...) gives the holdout columns")
     data, _ = as_float_arrays({c: summary[c] for c in _HOLDOUT_COLUMNS})
     check_nonnegative({c: data[c] for c in ("frequency_holdout", "duration_holdout")})
     return data
