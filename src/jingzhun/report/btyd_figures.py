@@ -114,7 +114,7 @@ def tracking_figure(table: pd.DataFrame, *, cumulative: bool = True, unit: str =
         ``expected_transactions``, ``actual_cumulative``, ``expected_cumulative``,
         ``is_calibration``.
     cumulative : bool, default True
-        Cumulative counts (FHL 2005, Figure 2) or counts per period (Figure 3).
+        Cumulative counts or counts per period (FHL 2005's two tracking plots).
     unit : {"W", "D"}
         The model's time unit, for the time axis.
     lang : {"en", "zh"}

@@ -178,7 +178,7 @@ def test_tracking_table_equals_lifetimes_expected_cumulative_transactions(fitted
 
 @pytest.mark.shared
 def test_cdnow_tracking_figures_of_the_paper(fitted):
-    """FHL 2005, Figures 2 and 3, on the 1/10 sample: 2,457 repeat transactions in weeks 1-39,
+    """FHL 2005's tracking plots on the 1/10 sample: 2,457 repeat transactions in weeks 1-39,
     4,339 by week 78 (1,882 in the holdout); BG/NBD at the published estimates tracks them."""
     path = SHARED / "data" / "cdnow" / "CDNOW_sample.txt"
     if not path.is_file():

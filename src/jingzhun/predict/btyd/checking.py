@@ -6,9 +6,10 @@ dataclass out. Time is in the model's unit (the unit of the ``recency`` and ``T`
 on, weeks in the papers) everywhere.
 
 * :func:`calibration_holdout_table` -- mean actual vs expected holdout purchases by calibration
-  frequency (FHL 2005, Figure 4; lifetimes' ``plot_calibration_purchases_vs_holdout_purchases``).
+  frequency (FHL 2005's conditional-expectation plot; lifetimes'
+  ``plot_calibration_purchases_vs_holdout_purchases``).
 * :func:`tracking_table` -- actual vs expected repeat transactions of a cohort per period and
-  cumulated (FHL 2005, Figures 2 and 3; Hardie's note 008; lifetimes'
+  cumulated (FHL 2005's weekly and cumulative tracking plots; Hardie's note 008; lifetimes'
   ``expected_cumulative_transactions``), with :func:`tracking_inputs` to build its inputs from
   dated purchases.
 * :func:`probability_alive_matrix` -- P(alive) over frequency x recency at a given age.
@@ -230,13 +231,15 @@ def tracking_table(model: FrequencyRecencyTModel, first_purchase_period, repeat_
                    periods: int, period_length: float = 1.0,
                    calibration_periods: int | None = None) -> pd.DataFrame:
     """Actual and expected repeat transactions of a cohort, per period and cumulated -- the
-    tracking figure of the papers (FHL Figures 2 and 3).
+    weekly and cumulative tracking plots of the papers (FHL 2005).
 
     Period ``k`` (``k = 1..periods``) is the interval ``[(k-1) L, k L)`` with ``L =
     period_length``, in the model's time unit since a start date. The expected cumulative
     repeat transactions at its end are ``sum_i E[X(k L - t0_i)]`` over the customers whose first
     purchase time ``t0_i < k L``, where ``E[X(t)]`` is ``model.expected_purchases_new_customer``
-    (Hardie's note 008, p. 8); the per-period expectation is its difference.
+    (Hardie's note 008, p. 8); the per-period expectation is its difference. The model is
+    evaluated once per period and *distinct* first-purchase time, so give first purchases as
+    days (a cohort acquired over a quarter has about 90 distinct times, whatever its size).
 
     Parameters
     ----------
