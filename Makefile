@@ -23,6 +23,7 @@ test: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/profile.py
+	$(BIN)/python bench/btyd.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
