@@ -444,6 +444,12 @@ def predict_clv(
         "--discount-rate", help="Annual discount rate (0.10 = 10% a year).")] = 0.10,
     margin: Annotated[float, typer.Option(
         "--margin", help="Share of revenue kept as profit (1.0: CLV in revenue).")] = 1.0,
+    holdout_weeks: Annotated[float | None, typer.Option(
+        "--holdout-weeks", show_default=False,
+        help="Only check the model instead: fit on the purchases up to --as-of minus this many "
+             "weeks, predict the weeks after, and print expected vs actual purchases by "
+             "calibration frequency and the per-customer error against a naive baseline. "
+             "Writes nothing.")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -451,13 +457,32 @@ def predict_clv(
     are one transaction) and write P(alive), expected purchases, expected spend and CLV per
     customer to the table predictions (and the profile's clv and p_alive columns)."""
     from jingzhun import pipeline
-    from jingzhun.pipeline_predict import CLVSettings, predict_clv
+    from jingzhun.pipeline_predict import CLVSettings, check_clv, predict_clv
 
     with _errors_exit_2(), pipeline.open_warehouse(db) as wh, _spinner("fitting", as_json):
         settings = CLVSettings(model=model, horizon_weeks=horizon_weeks,
                                annual_discount_rate=discount_rate, margin=margin)
-        result = predict_clv(wh, as_of=as_of.date() if as_of else None, settings=settings)
-    _emit(result, as_json, print_clv)
+        day = as_of.date() if as_of else None
+        if holdout_weeks is not None:
+            result = check_clv(wh, holdout_weeks=holdout_weeks, as_of=day, settings=settings)
+        else:
+            result = predict_clv(wh, as_of=day, settings=settings)
+    _emit(result, as_json, print_clv_check if holdout_weeks is not None else print_clv)
+
+
+def print_clv_check(result: dict) -> None:
+    """The calibration-vs-holdout check of ``pipeline_predict.check_clv``."""
+    t = Table("calibration purchases", "customers", "actual", "expected",
+              title=f"{result['model']}: repeat purchases per customer after "
+                    f"{result['calibration_end']} up to {result['observation_end']}",
+              title_justify="left")
+    for row in result["by_frequency"]:
+        t.add_row(row["calibration_frequency"], f"{row['n_customers']:,}",
+                  f"{row['actual_purchases_mean']:.3f}", f"{row['expected_purchases_mean']:.3f}")
+    out.print(t)
+    e = result["errors"]
+    out.print(f"per customer: MAE {e['model_mae']:.3f} (naive rate {e['baseline_mae']:.3f}), "
+              f"RMSE {e['model_rmse']:.3f} (naive {e['baseline_rmse']:.3f})")
 
 
 def print_clv(result: dict, true_params: dict | None = None) -> None:

@@ -70,11 +70,12 @@ def purchase_summary(wh: Warehouse, *, as_of: date, timezone: str) -> pd.DataFra
     return summary.to_pandas()
 
 
-def fit_clv_models(summary: pd.DataFrame, settings: CLVSettings):
-    """Fit the transaction model and Gamma-Gamma on ``summary`` (``purchase_summary``).
+def fit_clv_models(summary: pd.DataFrame, settings: CLVSettings, *, spend: bool = True):
+    """Fit the transaction model and (when ``spend``) Gamma-Gamma on ``summary``
+    (``purchase_summary``).
 
-    Returns ``(transaction_model, spend_model, warnings)``, the last a list of messages of the
-    warnings the fits raised (weak data, correlated spend, ...).
+    Returns ``(transaction_model, spend_model or None, warnings)``, the last a list of messages
+    of the warnings the fits raised (weak data, correlated spend, ...).
     """
     from jingzhun.predict import btyd
 
@@ -83,7 +84,8 @@ def fit_clv_models(summary: pd.DataFrame, settings: CLVSettings):
         model = getattr(btyd, CLV_MODELS[settings.model])().fit(
             summary["frequency"], summary["recency"], summary["T"])
         repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-        spend = btyd.GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
+        spend = btyd.GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"]) \
+            if spend else None
     return model, spend, [f"{type(w.message).__name__}: {w.message}" for w in caught]
 
 
@@ -140,6 +142,42 @@ def predict_clv(wh: Warehouse, *, as_of: date | None = None, settings: CLVSettin
             "customers": len(scores), "fits": [_fit_result(f) for f in fits],
             "clv_total": float(scores["clv"].sum()), "clv_mean": float(scores["clv"].mean()),
             "p_alive_mean": float(scores["p_alive"].mean()), "warnings": caught}
+
+
+def check_clv(wh: Warehouse, *, holdout_weeks: float, as_of: date | None = None,
+              settings: CLVSettings | None = None) -> dict:
+    """Calibration-vs-holdout check of the transaction model: fit on the purchases up to
+    ``as_of - holdout_weeks``, predict the holdout's repeat purchases, and compare per
+    calibration frequency and per customer (MAE/RMSE against the naive rate baseline of
+    ``predict.btyd.checking``). Writes nothing. Returns the table and the errors."""
+    from datetime import timedelta
+
+    from jingzhun import pipeline
+    from jingzhun.predict.btyd.checking import calibration_holdout_table, customer_errors
+    from jingzhun.predict.rfm_summary import rfm_summary
+
+    settings = settings or CLVSettings()
+    meta = pipeline._profile_meta(wh)
+    timezone = meta["timezone"] if meta else "UTC"
+    as_of = as_of or (meta["as_of"] if meta else pipeline.latest_activity_date(wh, timezone))
+    if as_of is None or not holdout_weeks > 0:
+        raise ConfigError("a holdout check needs orders and a holdout of more than 0 weeks",
+                          hint="ingest orders; give e.g. --holdout-weeks 26")
+    calibration_end = as_of - timedelta(days=round(holdout_weeks * 7))
+    summary = rfm_summary(wh.table("orders"), observation_end=as_of, unit="W", timezone=timezone,
+                          calibration_end=calibration_end).to_pandas()
+    if summary.empty:
+        raise ConfigError(f"no purchases on or before the calibration end {calibration_end}",
+                          hint="use a shorter --holdout-weeks")
+    model, _, caught = fit_clv_models(summary, settings, spend=False)
+    table = calibration_holdout_table(model, summary)
+    errors = customer_errors(model, summary)
+    return {"model": f"clv_{settings.model}", "calibration_end": str(calibration_end),
+            "observation_end": str(as_of), "customers": len(summary),
+            "params": model.params_,
+            "by_frequency": table.reset_index().to_dict(orient="records"),
+            "errors": errors.as_dict(),
+            "warnings": caught}
 
 
 def current_clv_model(wh: Warehouse) -> str | None:

@@ -102,3 +102,18 @@ def test_cli_json_and_errors(db, tmp_path):
     assert r.exit_code == 2 and "no purchases on or before 2001-01-01" in r.output
     with Warehouse(tmp_path / "empty.duckdb") as wh, pytest.raises(ConfigError, match="no orders"):
         predict_clv(wh)
+
+
+def test_holdout_check_beats_the_naive_baseline_and_writes_nothing(db):
+    r = CliRunner().invoke(app, ["predict", "clv", "--db", str(db), "--holdout-weeks", "26",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    check = json.loads(r.output)
+    groups = check["by_frequency"]
+    assert sum(g["n_customers"] for g in groups) == check["customers"]
+    assert [g["calibration_frequency"] for g in groups][:2] == ["0", "1"]
+    assert check["errors"]["mae_ratio"] < 0.9 and check["errors"]["rmse_ratio"] < 0.9
+    with Warehouse(db) as wh:
+        assert "predictions" not in wh.table_names()
+    r = CliRunner().invoke(app, ["predict", "clv", "--db", str(db), "--holdout-weeks", "0"])
+    assert r.exit_code == 2 and "holdout" in r.output
