@@ -432,7 +432,7 @@ def record(rows: list[dict], floor: dict, args, loads: tuple[str, str], src0: st
             f"{c['target']} | {c['met']} | {c['expected s']} | {c['P(alive) s']} | {c['DERT s']} | "
             f"{floor_s} | {c['fit/floor']} | {c['vs true']} ({c['(exact draws)']}) | {c['vs lifetimes']} | "
             f"{_peak_rss_mb():,.0f} ({c['lt RSS MB']}) | {loads[0]} / {loads[1]} | {commit} |")
-    insert_rows(SECTION, SECTION_HEADER + head, lines)
+    insert_rows(SECTION, SECTION_HEADER.lstrip("\n") + head, lines)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
