@@ -247,11 +247,11 @@ def _refresh_profile_clv(wh: Warehouse, *, as_of: date) -> None:
 
     for col in ("clv", "p_alive"):
         wh.con.execute(f"ALTER TABLE {PROFILE_TABLE} ADD COLUMN IF NOT EXISTS {col} DOUBLE")
+    wh.con.execute(f"UPDATE {PROFILE_TABLE} SET clv = NULL, p_alive = NULL")
     wh.con.execute(
-        f"UPDATE {PROFILE_TABLE} AS c SET clv = p.clv, p_alive = p.p_alive FROM {PROFILE_TABLE} "
-        f"AS c2 LEFT JOIN (SELECT customer_id, clv, p_alive FROM {PREDICTIONS_TABLE} "
-        f"WHERE model = ?) AS p ON p.customer_id = c2.customer_id "
-        f"WHERE c.customer_id = c2.customer_id", [current_clv_model(wh)])
+        f"UPDATE {PROFILE_TABLE} SET clv = p.clv, p_alive = p.p_alive FROM {PREDICTIONS_TABLE} AS p "
+        f"WHERE p.model = ? AND p.customer_id = {PROFILE_TABLE}.customer_id",
+        [current_clv_model(wh)])
     _write_tags(wh, _load_tag_rules(_profile_meta(wh)["tags_file"]), as_of)
     _refresh_segments(wh, as_of)
 

@@ -70,8 +70,8 @@ def purchase_summary(wh: Warehouse, *, as_of: date, timezone: str) -> pd.DataFra
     return summary.to_pandas()
 
 
-def fit_clv_models(summary: pd.DataFrame, settings: CLVSettings, *, spend: bool = True):
-    """Fit the transaction model and (when ``spend``) Gamma-Gamma on ``summary``
+def fit_clv_models(summary: pd.DataFrame, settings: CLVSettings, *, with_spend: bool = True):
+    """Fit the transaction model and (when ``with_spend``) Gamma-Gamma on ``summary``
     (``purchase_summary``).
 
     Returns ``(transaction_model, spend_model or None, warnings)``, the last a list of messages
@@ -84,8 +84,8 @@ def fit_clv_models(summary: pd.DataFrame, settings: CLVSettings, *, spend: bool 
         model = getattr(btyd, CLV_MODELS[settings.model])().fit(
             summary["frequency"], summary["recency"], summary["T"])
         repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-        spend = btyd.GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"]) \
-            if spend else None
+        spend = (btyd.GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
+                 if with_spend else None)
     return model, spend, [f"{type(w.message).__name__}: {w.message}" for w in caught]
 
 
@@ -117,11 +117,7 @@ def predict_clv(wh: Warehouse, *, as_of: date | None = None, settings: CLVSettin
 
     settings = settings or CLVSettings()
     meta = pipeline._profile_meta(wh)
-    timezone = meta["timezone"] if meta else "UTC"
-    as_of = as_of or (meta["as_of"] if meta else pipeline.latest_activity_date(wh, timezone))
-    if as_of is None:
-        raise ConfigError(f"the warehouse {wh.path} has no orders to predict from",
-                          hint="ingest orders first (jz ingest ...)")
+    as_of, timezone = _date_and_zone(wh, as_of, meta)
     summary = purchase_summary(wh, as_of=as_of, timezone=timezone)
     if summary.empty:
         raise ConfigError(f"no purchases on or before {as_of} in {wh.path}",
@@ -132,8 +128,7 @@ def predict_clv(wh: Warehouse, *, as_of: date | None = None, settings: CLVSettin
     name = f"clv_{settings.model}"
     with wh.transaction():
         _write_predictions(wh, scores, name=name, as_of=as_of, settings=settings, run_id=run_id)
-        fits = [_fit_row(m, n, len(summary) if n == name else int((summary["frequency"] > 0).sum()),
-                         as_of, settings, caught, run_id)
+        fits = [_fit_row(m, n, as_of, settings, caught, run_id)
                 for m, n in ((model, name), (spend, "gamma_gamma"))]
         _append(wh, MODEL_FITS_TABLE, _FIT_COLUMNS, pd.DataFrame(fits))
         if meta is not None:
@@ -157,19 +152,17 @@ def check_clv(wh: Warehouse, *, holdout_weeks: float, as_of: date | None = None,
     from jingzhun.predict.rfm_summary import rfm_summary
 
     settings = settings or CLVSettings()
-    meta = pipeline._profile_meta(wh)
-    timezone = meta["timezone"] if meta else "UTC"
-    as_of = as_of or (meta["as_of"] if meta else pipeline.latest_activity_date(wh, timezone))
-    if as_of is None or not holdout_weeks > 0:
-        raise ConfigError("a holdout check needs orders and a holdout of more than 0 weeks",
-                          hint="ingest orders; give e.g. --holdout-weeks 26")
+    if not holdout_weeks > 0:
+        raise ConfigError(f"a holdout of {holdout_weeks} weeks: it must be more than 0",
+                          hint="give e.g. --holdout-weeks 26")
+    as_of, timezone = _date_and_zone(wh, as_of, pipeline._profile_meta(wh))
     calibration_end = as_of - timedelta(days=round(holdout_weeks * 7))
     summary = rfm_summary(wh.table("orders"), observation_end=as_of, unit="W", timezone=timezone,
                           calibration_end=calibration_end).to_pandas()
     if summary.empty:
         raise ConfigError(f"no purchases on or before the calibration end {calibration_end}",
                           hint="use a shorter --holdout-weeks")
-    model, _, caught = fit_clv_models(summary, settings, spend=False)
+    model, _, caught = fit_clv_models(summary, settings, with_spend=False)
     table = calibration_holdout_table(model, summary)
     errors = customer_errors(model, summary)
     return {"model": f"clv_{settings.model}", "calibration_end": str(calibration_end),
@@ -178,6 +171,19 @@ def check_clv(wh: Warehouse, *, holdout_weeks: float, as_of: date | None = None,
             "by_frequency": table.reset_index().to_dict(orient="records"),
             "errors": errors.as_dict(),
             "warnings": caught}
+
+
+def _date_and_zone(wh: Warehouse, as_of: date | None, meta: dict | None) -> tuple[date, str]:
+    """``as_of`` (default: the profile's date, else the latest order or event) and the profile's
+    time zone (UTC without a profile)."""
+    from jingzhun import pipeline
+
+    timezone = meta["timezone"] if meta else "UTC"
+    as_of = as_of or (meta["as_of"] if meta else pipeline.latest_activity_date(wh, timezone))
+    if as_of is None:
+        raise ConfigError(f"the warehouse {wh.path} has no orders to predict from",
+                          hint="ingest orders first (jz ingest ...)")
+    return as_of, timezone
 
 
 def current_clv_model(wh: Warehouse) -> str | None:
@@ -198,10 +204,11 @@ def _write_predictions(wh: Warehouse, scores: pd.DataFrame, *, name: str, as_of:
     _append(wh, PREDICTIONS_TABLE, _PREDICTION_COLUMNS, rows)
 
 
-def _fit_row(model, name: str, customers: int, as_of: date, settings: CLVSettings,
-             caught: list[str], run_id: str) -> dict:
+def _fit_row(model, name: str, as_of: date, settings: CLVSettings, caught: list[str],
+             run_id: str) -> dict:
     return {"run_id": run_id, "model": name, "as_of": as_of,
-            "fitted_at": datetime.now(UTC).replace(tzinfo=None), "customers": customers,
+            "fitted_at": datetime.now(UTC).replace(tzinfo=None),
+            "customers": int(round(model.n_customers_)),
             "params": json.dumps(model.params_), "summary": model.summary().to_json(orient="index"),
             "log_likelihood": float(model.log_likelihood_), "settings": json.dumps(vars(settings)),
             "warnings": json.dumps(caught, ensure_ascii=False)}

@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from jingzhun.errors import ConfigError
+from jingzhun.predict.btyd._base import unique_rows
 
 DAYS_PER_YEAR = 365.25
 
@@ -68,16 +69,16 @@ def discounted_expected_transactions(model, frequency, recency, T, *, horizon: f
     if horizon is None:
         return _lifetime_transactions(model, frequency, recency, T, annual_discount_rate, unit_days)
     _check_horizon(horizon, step)
-    rows, inverse = np.unique(np.column_stack([frequency, recency, T]), axis=0, return_inverse=True)
-    x, t_x, age = rows.T
+    rows, inverse = unique_rows({"x": frequency, "t_x": recency, "age": T})
+    x, t_x, age = rows["x"], rows["t_x"], rows["age"]
     ends = np.append(np.arange(1, math.ceil(horizon / step - 1e-9)) * step, horizon)
-    total = np.zeros(len(rows))
-    before = np.zeros(len(rows))
+    total = np.zeros(x.size)
+    before = np.zeros(x.size)
     for end in ends:
         upto = np.asarray(model.expected_purchases(end, x, t_x, age), dtype=float)
         total += (upto - before) * step_discount(annual_discount_rate, end * unit_days)
         before = upto
-    return total[inverse.ravel()]
+    return total[inverse]
 
 
 def customer_lifetime_value(transaction_model, spend_model, frequency, recency, T, monetary_value, *,

@@ -26,6 +26,7 @@ Choices (written down because several are judgement calls):
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -181,7 +182,7 @@ def check_repeat_buyers(model: str, frequency: np.ndarray, weights: np.ndarray, 
 # --------------------------------------------------------------------------- the base class
 
 
-class BTYDModel(BaseEstimator):
+class BTYDModel(BaseEstimator, ABC):
     """Base of the maximum-likelihood BTYD models (scikit-learn estimator conventions).
 
     Parameters
@@ -254,14 +255,17 @@ class BTYDModel(BaseEstimator):
     # ---------------------------------------------------------------- subclass hooks
 
     @staticmethod
+    @abstractmethod
     def _log_likelihood_rows(log_params: np.ndarray, *data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Per-row log-likelihood, shape (n,), and its gradient over log-parameters, (k, n)."""
 
+    @abstractmethod
     def _check_data(self, data: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
+        """Raise ``InputError`` for impossible values."""
 
+    @abstractmethod
     def _default_log_params(self, data: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """A data-driven start on the log scale."""
 
     def _check_identifiable(self, data: dict[str, np.ndarray], weights: np.ndarray) -> None:
         return None
