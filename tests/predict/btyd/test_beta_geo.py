@@ -13,15 +13,23 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import betainc, betaln
+from scipy.special import betainc, betaln, hyp2f1
 
 from jingzhun.errors import ModelError
 from jingzhun.predict.btyd import BetaGeoModel, ConvergenceWarning, DataWarning, ModifiedBetaGeoModel
-from jingzhun.predict.btyd.beta_geo import bgnbd_log_likelihood
+from jingzhun.predict.btyd.beta_geo import (
+    BetaGeoSums,
+    _euler_form,
+    _expected_if_alive,
+    _expected_if_alive_by_quadrature,
+    beta_geo_family_summed_log_likelihood,
+    bgnbd_log_likelihood,
+)
 from jingzhun.predict.btyd.modified_beta_geo import mbgnbd_log_likelihood
 from jingzhun.simulate.populations import simulate_bgnbd, simulate_mbgnbd
 from tests.predict.btyd.helpers import (
     EXTREME_HISTORIES,
+    decimal_log_hyp2f1,
     lifetimes_fitter,
     quiet,
     recovery_coverage,
@@ -169,11 +177,11 @@ def test_lifetimes_mbgnbd_gives_nan_for_heavy_buyers():
 # --------------------------------------------------------------------------- independent checks
 
 
-def _expected_by_series(t, x, age, params, shift):
+def _expected_by_series(t, x, age, params, shift, n_terms=20_000):
     """E[purchases in (T, T+t] | alive] from sum_k P(NBD >= k) E[(1-p)^(k-1)] -- positive terms,
     no hypergeometric function."""
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
-    k = np.arange(1, 20_000)
+    k = np.arange(1, n_terms)
     b_post = b + x + shift
     tail = betainc(k, r + x, t / (alpha + age + t))
     return float(np.sum(tail * np.exp(betaln(a, b_post + k - 1) - betaln(a, b_post))))
@@ -189,6 +197,56 @@ def test_expected_purchases_equal_an_independent_series(cls, kernel, fitter, sim
         alive = model.probability_alive(x, tx, age)
         want = alive * _expected_by_series(t, x, age, params, model._dropout_shift)
         assert rel_err(model.expected_purchases(t, x, tx, age), want) < 1e-8
+
+
+#: Where scipy's 2F1 in the closed form gives NaN: a one-customer fit run to its limit (r and
+#: alpha ~1e10), and a heavy buyer over a long horizon (b' ~ 2000, z = t/(alpha'+t) ~ 1).
+LIMIT_FIT = {"r": 9050885103.372025, "alpha": 72004899337.38586, "a": 59913.72299032625,
+             "b": 165830.95188623155}
+HEAVY = {"r": 0.79, "alpha": 0.128, "a": 0.71, "b": 2028.0}
+
+
+def _expected_by_decimal_series(t, x, age, params, shift):
+    """FHL eq. 10's bracket, ``C/(a-1) [1 - (1-z)^A 2F1(A, b'; C; z)]``, with the 2F1 by Gauss's
+    series in 50-digit arithmetic (positive terms; for ``A z`` of order one)."""
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    big_a, b_post, z = r + x, b + x + shift, t / (alpha + age + t)
+    c = a + b_post - 1.0
+    log_2f1 = decimal_log_hyp2f1(big_a, b_post, c, z)
+    return c / (a - 1.0) * -np.expm1(big_a * np.log1p(-z) + log_2f1)
+
+
+@pytest.mark.parametrize(("params", "history", "oracle"), [
+    (LIMIT_FIT, (3, 20.0, 39.0, 39.0), "decimal"),
+    (HEAVY, (0, 0.0, 0.0, 906.0), "series"),
+    (HEAVY, (5, 0.5, 1.0, 906.0), "series")])
+def test_expected_purchases_where_scipys_hypergeometric_fails(params, history, oracle):
+    x, tx, age, t = history
+    r, alpha, a, b = params.values()
+    big_a, b_post = r + x, b + x
+    c = a + b_post - 1.0
+    assert np.isnan(hyp2f1(c - big_a, a - 1.0, c, t / (alpha + age + t)))  # the Euler form's 2F1
+    model = _model(BetaGeoModel, params)
+    if oracle == "decimal":
+        want = _expected_by_decimal_series(t, x, age, params, 0.0)
+    else:
+        want = _expected_by_series(t, x, age, params, 0.0, n_terms=2_000_000)
+    alive = model.probability_alive(x, tx, age)
+    assert rel_err(model.expected_purchases(t, x, tx, age), alive * want) < 1e-10
+
+
+def test_quadrature_equals_the_closed_form_wherever_that_is_finite():
+    rng = np.random.default_rng(7)
+    low, high = np.log([0.01, 0.01, 0.1, 0.01, 0.01]), np.log([1e4, 1e4, 1e4, 100.0, 1e4])
+    t, big_a, alpha_post, a, b_post = np.exp(rng.uniform(low, high, size=(400, 5))).T
+    quadrature = _expected_if_alive_by_quadrature(t, big_a, alpha_post, a, b_post, chunk=64)
+    closed = _expected_if_alive(t, big_a, alpha_post, a, b_post)  # its own fallback is the quadrature
+    with np.errstate(invalid="ignore"):
+        euler = _euler_form(t, big_a, alpha_post, a, b_post)
+    finite = np.isfinite(euler) & (np.abs(a - 1.0) > 1e-3)
+    assert 0 < (~finite).sum() < 40  # the grid does reach where scipy fails
+    assert rel_err(quadrature[finite], euler[finite]) < 1e-6
+    assert np.array_equal(closed[~finite], quadrature[~finite])
 
 
 @pytest.mark.parametrize(("cls", "kernel", "fitter", "simulate"), FAMILY)
@@ -217,6 +275,41 @@ def test_gradient_equals_finite_differences(cls, kernel, fitter, simulate):
             # rounding in ll (up to 1e5 for x = 1e4) over the step bounds the difference's accuracy
             noise = 1e-14 * np.abs(ll) / 1e-5
             assert np.all(np.abs(grad[i] - numeric) <= 1e-6 * (1 + np.abs(numeric)) + noise)
+
+
+def _summed_kernel_cases(cls, kernel, simulate):
+    """(kernel, sums, rows, weights) on simulated customers plus the extreme histories, weighted."""
+    frame = pd.concat([simulate(2_000, **PUBLISHED, T=38.86, seed=3)[["frequency", "recency", "T"]],
+                       EXTREME_HISTORIES], ignore_index=True)
+    rows = [frame[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    weights = np.random.default_rng(3).uniform(0.5, 3.0, len(frame))
+    sums = BetaGeoSums.from_rows(*rows, weights, dropout_at_start=cls is ModifiedBetaGeoModel)
+    return sums, rows, weights
+
+
+@pytest.mark.parametrize(("cls", "kernel", "fitter", "simulate"), FAMILY)
+@pytest.mark.parametrize("params", PARAM_SETS)
+def test_summed_kernel_equals_the_weighted_row_kernel(cls, kernel, fitter, simulate, params):
+    """The fit's objective (sufficient statistics) is the per-customer kernel, summed."""
+    sums, rows, weights = _summed_kernel_cases(cls, kernel, simulate)
+    theta = np.log(list(params.values()))
+    ll_rows, grad_rows = kernel(theta, *rows)
+    ll, grad, _ = beta_geo_family_summed_log_likelihood(theta, sums, hessian=True)
+    assert ll == pytest.approx(weights @ ll_rows, rel=1e-11)
+    np.testing.assert_allclose(grad, grad_rows @ weights, rtol=1e-9, atol=1e-9 * np.abs(ll))
+
+
+@pytest.mark.parametrize(("cls", "kernel", "fitter", "simulate"), FAMILY)
+@pytest.mark.parametrize("params", PARAM_SETS)
+def test_summed_kernel_hessian_equals_differences_of_its_gradient(cls, kernel, fitter, simulate, params):
+    sums, _, _ = _summed_kernel_cases(cls, kernel, simulate)
+    theta = np.log(list(params.values()))
+    _, _, hess = beta_geo_family_summed_log_likelihood(theta, sums, hessian=True)
+    step = 1e-6
+    numeric = np.column_stack([
+        (beta_geo_family_summed_log_likelihood(theta + step * e, sums)[1]
+         - beta_geo_family_summed_log_likelihood(theta - step * e, sums)[1]) / (2 * step) for e in np.eye(4)])
+    np.testing.assert_allclose(hess, numeric, rtol=1e-5, atol=1e-5 * np.abs(hess).max())
 
 
 # --------------------------------------------------------------------------- extremes, bad data

@@ -21,35 +21,15 @@ from jingzhun.predict.btyd._hyp2f1 import (
     log_hyp2f1_ca1,
     log_tail_integral,
 )
-
-_DIGITS = 50
-
-
-def _dec(v) -> Decimal:
-    return v if isinstance(v, Decimal) else Decimal(repr(float(v)))
-
-
-def _dec_log_hyp2f1(a, b, c, z) -> float:
-    """``ln 2F1(a, b; c; z)`` by Gauss's series in 50-digit arithmetic (|z| < 1, positive sum)."""
-    with localcontext() as ctx:
-        ctx.prec = _DIGITS
-        a, b, c, z = (_dec(v) for v in (a, b, c, z))
-        term, total, k = Decimal(1), Decimal(1), 0
-        tol = Decimal(10) ** -40
-        while True:
-            term = term * (a + k) * (b + k) / ((c + k) * (k + 1)) * z
-            total += term
-            k += 1
-            if k > 20 and abs(term) < tol * abs(total):
-                return float(total.ln())
+from tests.predict.btyd.helpers import DIGITS, decimal_log_hyp2f1, to_decimal
 
 
 def _dec_log_tail(a, b, w, d) -> Decimal:
     """``ln int_w^inf y^-a (y+d)^-b dy = ln[(w+d)^-b w^(1-a) / k 2F1(1, b; k+1; d/(w+d))]``, the series
     in 50-digit arithmetic (its terms are positive)."""
     with localcontext() as ctx:
-        ctx.prec = _DIGITS
-        a, b, w, d = (_dec(v) for v in (a, b, w, d))
+        ctx.prec = DIGITS
+        a, b, w, d = (to_decimal(v) for v in (a, b, w, d))
         k = a + b - 1
         z = d / (w + d)
         term, total, j = Decimal(1), Decimal(1), 0
@@ -65,8 +45,8 @@ def _dec_log_tail(a, b, w, d) -> Decimal:
 def _dec_log_gap(a, b, d, w1, gap) -> float:
     """``ln(I(w1) - I(w1 + gap))`` in 50-digit arithmetic (the gap added in decimal)."""
     with localcontext() as ctx:
-        ctx.prec = _DIGITS
-        w2 = _dec(w1) + _dec(gap)
+        ctx.prec = DIGITS
+        w2 = to_decimal(w1) + to_decimal(gap)
         i1, i2 = _dec_log_tail(a, b, w1, d), _dec_log_tail(a, b, w2, d)
         return float(i1 + (1 - (i2 - i1).exp()).ln())
 
@@ -92,13 +72,13 @@ CA1_CASES = [
 
 @pytest.mark.parametrize(("a", "b", "z"), CA1_CASES)
 def test_hyp2f1_c_equal_a_plus_one_matches_the_decimal_series(a, b, z):
-    assert _close(float(log_hyp2f1_ca1(a, b, z)), _dec_log_hyp2f1(a, b, a + 1, z))
+    assert _close(float(log_hyp2f1_ca1(a, b, z)), decimal_log_hyp2f1(a, b, a + 1, z))
 
 
 @pytest.mark.parametrize(("b", "c", "z"), [(0.5, 1.7, 0.3), (2.5, 30.0, 0.95), (25.0, 25.3, 0.7),
                                            (0.05, 1.06, 0.999), (1.5, 2.2, -0.7), (1.5, 2.2, -0.999)])
 def test_hyp2f1_first_parameter_one_matches_the_decimal_series(b, c, z):
-    assert _close(float(log_hyp2f1_1bc(b, c, z)), _dec_log_hyp2f1(1, b, c, z))
+    assert _close(float(log_hyp2f1_1bc(b, c, z)), decimal_log_hyp2f1(1, b, c, z))
 
 
 @pytest.mark.parametrize("z", [-1e6, -1 + 1e-9, -1e-9, 1e-9, 0.5, 1 - 1e-6, 1 - 1e-12])
