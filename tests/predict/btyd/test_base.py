@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from jingzhun.errors import InputError, ModelError
-from jingzhun.predict.btyd import BetaGeoModel, ConvergenceWarning
+from jingzhun.predict.btyd import BetaGeoModel, ConvergenceWarning, ModifiedBetaGeoModel
 from jingzhun.predict.btyd import _base as base
 from tests.predict.btyd.helpers import rel_err
 
@@ -41,6 +41,24 @@ def test_unique_rows_round_trip():
     data = {"a": np.array([3.0, 1.0, 3.0, 2.0, 1.0]), "b": np.array([0.5, 0.5, 0.5, 0.0, 0.25])}
     unique, inverse = base.unique_rows(data)
     assert len(unique["a"]) == 4
+    for name in data:
+        np.testing.assert_array_equal(unique[name][inverse], data[name])
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_unique_rows_are_sorted_and_equal_pandas_groups(monkeypatch, dense):
+    """Counts (their own codes), floats, negatives and huge values; the dense key table and the
+    hash path give the same answer."""
+    if not dense:
+        monkeypatch.setattr(base, "_DENSE_KEYS_MIN", 0)
+        monkeypatch.setattr(base, "_DENSE_KEYS_PER_ROW", 0)
+    rng = np.random.default_rng(5)
+    n = 5_000
+    data = {"count": rng.poisson(3.0, n).astype(float), "weeks": np.round(rng.uniform(0, 5, n), 1),
+            "signed": rng.choice([-2.5, 0.0, 1e300, 7.0], n), "int": rng.integers(0, 3, n)}
+    unique, inverse = base.unique_rows(data)
+    want = pd.DataFrame(data).drop_duplicates().sort_values(list(data), ignore_index=True)
+    pd.testing.assert_frame_equal(pd.DataFrame(unique), want.astype(float))
     for name in data:
         np.testing.assert_array_equal(unique[name][inverse], data[name])
 
@@ -94,6 +112,21 @@ def test_initial_params_are_checked_and_used(cdnow):
     assert started.params_ == pytest.approx(_fit(cdnow).params_, rel=1e-7)
 
 
+@pytest.mark.parametrize("cls", [BetaGeoModel, ModifiedBetaGeoModel])
+def test_newton_from_the_start_finds_the_same_optimum_in_fewer_passes(cdnow, monkeypatch, cls):
+    """BG/NBD's analytic Hessian lets Newton start at the default start (not positive definite
+    there on CDNOW); the L-BFGS-B path is the reference."""
+    args = (cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    newton = cls().fit(*args)
+    monkeypatch.setattr(cls, "_analytic_hessian", False)
+    lbfgs = cls().fit(*args)
+    assert newton.converged_ and lbfgs.converged_
+    assert rel_err(list(newton.params_.values()), list(lbfgs.params_.values())) < 1e-8
+    assert newton.log_likelihood_ == pytest.approx(lbfgs.log_likelihood_, rel=1e-13)
+    np.testing.assert_allclose(newton.covariance_, lbfgs.covariance_, rtol=1e-5)
+    assert newton.n_iter_ < lbfgs.n_iter_
+
+
 def test_scikit_learn_conventions(cdnow):
     model = BetaGeoModel(max_iter=500)
     assert model.get_params() == {"initial_params": None, "max_iter": 500}
@@ -133,6 +166,7 @@ def test_no_dropout_in_the_data_is_a_model_error_naming_the_dropout_parameters()
 
 def test_an_unfinished_optimisation_is_a_model_error(cdnow, monkeypatch):
     monkeypatch.setattr(base, "_NEWTON_STEPS", 1)
+    monkeypatch.setattr(base, "_NEWTON_FIRST_STEPS", 1)  # BG/NBD's Newton from the start
     with pytest.raises(ModelError, match="did not converge: the last Newton step") as err:
         _fit(cdnow, max_iter=1)
     assert "max_iter" in err.value.hint

@@ -388,6 +388,7 @@ class BetaGeoModel(FrequencyRecencyTModel):
 
     _param_names = ("r", "alpha", "a", "b")
     _log_likelihood_rows = staticmethod(bgnbd_log_likelihood)
+    _analytic_hessian = True  # the summed kernel's
     #: 1 for MBG/NBD: dropout possible at the first purchase (shifts b by one in the posterior).
     _dropout_shift = 0.0
 
