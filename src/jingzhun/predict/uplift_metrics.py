@@ -247,6 +247,7 @@ def uplift_by_decile(y_true, uplift, treatment, *, bins=10, alpha=0.05) -> pd.Da
         ``n``, so that for 0/1 outcomes it is the two-proportion Wald interval), ``status``:
         "ok"; "no_treatment" or "no_control" (a group is absent: uplift and interval NaN, never
         0); "one_row_group" (a group has a single row: uplift given, interval NaN).
+        ``attrs["alpha"]`` holds ``alpha``.
     """
     y, score, t = _check_inputs(y_true, uplift, treatment)
     if isinstance(bins, bool) or not isinstance(bins, Integral) or not 1 <= bins <= y.size:
@@ -361,9 +362,8 @@ def _check_bool(value, name: str) -> None:
 def _check_binary_for_no_negative_effect(y: np.ndarray, negative_effect: bool) -> None:
     if not negative_effect and not np.isin(y, (0.0, 1.0)).all():
         raise InputError("negative_effect=False needs a 0/1 outcome: its perfect Qini curve rises to the "
-                         "number of incremental responders at that many customers; y_true holds other "
-                         "values, "
-                         f"e.g. {np.unique(y[~np.isin(y, (0.0, 1.0))])[:3].tolist()}",
+                         "number of incremental responders at that many customers; y_true holds "
+                         f"other values, e.g. {np.unique(y[~np.isin(y, (0.0, 1.0))])[:3].tolist()}",
                          hint="use negative_effect=True for revenue or other amounts")
 
 
@@ -514,7 +514,7 @@ def _decile_table(y, score, t, bins: int, alpha: float) -> pd.DataFrame:
     if (status != "ok").any():
         logger.info("uplift_by_decile: %d of %d bins without an interval (%s)", int((status != "ok").sum()),
                     bins, ", ".join(sorted(set(status[status != "ok"]))))
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "bin": np.arange(1, bins + 1),
         "n_treatment": n_t.astype(np.int64),
         "n_control": n_c.astype(np.int64),
@@ -525,3 +525,5 @@ def _decile_table(y, score, t, bins: int, alpha: float) -> pd.DataFrame:
         "ci_high": diff + z * se,
         "status": status,
     })
+    table.attrs["alpha"] = alpha
+    return table
