@@ -248,6 +248,10 @@ def test_bad_options_raise_input_errors():
                      (101, "between 1 and"), ("0.3", "share"), (True, "share")):
         with pytest.raises(InputError, match=match):
             uplift_at_k(y, s, t, "overall", k)
+    with pytest.raises(InputError, match="selects no row"):
+        uplift_at_k(y, s, t, "overall", 0.001)
+    with pytest.raises(InputError, match="selects no row of a group"):
+        uplift_at_k(y, s, t, "by_group", 0.01)
     with pytest.raises(InputError, match="per group"):
         uplift_at_k(y, s, t, "by_group", 99)
     with pytest.raises(InputError, match="negative_effect must be True or False"):

@@ -383,7 +383,12 @@ def _check_k(k, n: int, t: np.ndarray, strategy: str) -> tuple[int, int]:
     if not 0.0 < k <= 1.0:
         raise InputError(f"k={k} as a share must be in (0, 1]", hint="pass an int for a number of rows")
     # int() truncates like scikit-uplift's int(n * k)
-    return (int(n * k), 0) if strategy == "overall" else (int(n_t * k), int(n_c * k))
+    counts = (int(n * k), 0) if strategy == "overall" else (int(n_t * k), int(n_c * k))
+    if min(counts[: 1 if strategy == "overall" else 2]) == 0:
+        raise InputError(f"k={k} of {n} rows ({n_t} treated, {n_c} control) selects no row "
+                         f"{'' if strategy == 'overall' else 'of a group '}once rounded down",
+                         hint="use a larger share or a number of rows")
+    return counts
 
 
 # --------------------------------------------------------------------------- kernels
