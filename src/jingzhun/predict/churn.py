@@ -16,8 +16,9 @@ Definitions (all pure functions of the canonical tables and an explicit ``as_of`
 * **Model.** ``ChurnModel`` wraps a LightGBM classifier (default) or any scikit-learn classifier.
 * **Backtest.** ``evaluate`` scores predicted churn probabilities against observed labels:
   ROC-AUC, PR-AUC (average precision), Brier score, a calibration table (deciles of predicted
-  probability) and lift by decile of predicted risk. ``btyd_churn_baseline`` is the baseline
-  ``1 - P(alive)`` of a BG/NBD fitted on the purchases up to the scoring date (weeks).
+  probability) and lift by decile of predicted risk. ``btyd_churn_baselines`` gives the baseline
+  ``1 - P(alive)`` of a BG/NBD fitted on the purchases up to the scoring date (weeks), and the
+  same model's P(no purchase within the horizon), a stronger, horizon-aware baseline.
 """
 
 from __future__ import annotations
@@ -45,13 +46,15 @@ _EXCLUDED = ("customer_id", "as_of", "first_order_at", "last_order_at", "city", 
              "top_brand", "last_event_at", "signup_at")
 #: Features computed from profile columns: days since the last event and since sign-up (ages in
 #: days before the end of ``as_of``), recency over the expected gap, purchase days per 30 days of
-#: tenure.
+#: tenure, and the days from the first to the last purchase (BTYD's recency).
 DERIVED_FEATURES = ("days_since_last_event", "days_since_signup", "recency_gap_ratio",
-                    "purchase_days_per_30d")
+                    "purchase_days_per_30d", "active_span_days")
 #: Default LightGBM settings: small trees and shrinkage for a few thousand rows; one thread
 #: (OpenMP threads spin against each other on a busy machine: 2 threads were 100x slower here).
-LGBM_DEFAULTS = dict(n_estimators=300, learning_rate=0.03, num_leaves=15, min_child_samples=40,
-                     subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
+#: Chosen on two simulated retailers (4,000 customers): shallow, strongly regularised trees
+#: beat the LightGBM defaults by ~0.015 AUC on the noisy 90-day label.
+LGBM_DEFAULTS = dict(n_estimators=300, learning_rate=0.02, num_leaves=4, min_child_samples=100,
+                     subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=10.0,
                      verbose=-1, n_jobs=1)
 
 
@@ -103,6 +106,7 @@ def churn_features(profile: pd.DataFrame, *, as_of: date) -> pd.DataFrame:
     X["recency_gap_ratio"] = X["recency_days"] / X["expected_gap_days"].where(
         X["expected_gap_days"] > 0)
     X["purchase_days_per_30d"] = 30.0 * X["purchase_days"] / (X["tenure_days"] + 1.0)
+    X["active_span_days"] = X["tenure_days"] - X["recency_days"]
     for col in CATEGORICAL_FEATURES:
         X[col] = p[col].astype(object).where(p[col].notna(), None)
     return X
@@ -391,11 +395,21 @@ def _lift(y: np.ndarray, p: np.ndarray, bins: int, churners: int) -> tuple[dict,
     return tuple(rows)
 
 
-# -- BTYD baseline -------------------------------------------------------------------------------
-def btyd_churn_baseline(orders: ibis.Table, *, as_of: date, timezone: str = "UTC") -> pd.Series:
-    """``1 - P(alive)`` per buyer as of ``as_of`` from a BG/NBD fitted on the purchases up to
-    ``as_of`` (``predict.rfm_summary`` in weeks). Indexed by ``customer_id``; ignores the
-    horizon (a customer alive now may still not buy within it)."""
+# -- BTYD baselines ------------------------------------------------------------------------------
+#: Baseline columns of ``btyd_churn_baselines``.
+BASELINES = ("btyd_1_minus_p_alive", "btyd_p_no_purchase")
+
+
+def btyd_churn_baselines(orders: ibis.Table, *, as_of: date, horizon_days: int,
+                         timezone: str = "UTC") -> pd.DataFrame:
+    """BTYD churn scores per buyer as of ``as_of``, from a BG/NBD fitted on the purchases up to
+    ``as_of`` (``predict.rfm_summary`` in weeks). Indexed by ``customer_id``, sorted.
+
+    Columns: ``btyd_1_minus_p_alive`` = 1 - P(alive), the usual baseline, blind to the horizon
+    (a customer alive now may still not buy within it, and BG/NBD holds every one-time buyer
+    alive); ``btyd_p_no_purchase`` = P(no repeat purchase in the next ``horizon_days``), the
+    model's own answer to the churn question.
+    """
     from jingzhun.predict.btyd import BetaGeoModel
     from jingzhun.predict.rfm_summary import rfm_summary
 
@@ -408,19 +422,23 @@ def btyd_churn_baseline(orders: ibis.Table, *, as_of: date, timezone: str = "UTC
         model = BetaGeoModel().fit(s["frequency"], s["recency"], s["T"])
     for w in caught:
         log.warning("BG/NBD baseline as of %s: %s", as_of, w.message)
-    alive = np.asarray(model.probability_alive(s["frequency"].to_numpy(float),
-                                               s["recency"].to_numpy(float),
-                                               s["T"].to_numpy(float)), dtype=float)
-    return pd.Series(np.clip(1.0 - alive, 0.0, 1.0), index=s["customer_id"].to_numpy(),
-                     name="churn_prob").sort_index()
+    x, t_x, age = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    alive = np.asarray(model.probability_alive(x, t_x, age), dtype=float)
+    none = np.asarray(model.probability_of_purchases(0, horizon_days / 7.0, x, t_x, age),
+                      dtype=float)
+    return pd.DataFrame({"btyd_1_minus_p_alive": np.clip(1.0 - alive, 0.0, 1.0),
+                         "btyd_p_no_purchase": np.clip(none, 0.0, 1.0)},
+                        index=pd.Index(s["customer_id"].to_numpy(), name="customer_id")
+                        ).sort_index()
 
 
 # -- backtest ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ChurnBacktest:
     """A time-based backtest: trained as of ``train_as_of`` (labels up to ``test_as_of``),
-    tested as of ``test_as_of``; ``model`` and ``baseline`` (BTYD ``1 - P(alive)``) metrics on
-    the same customers; ``feature_importance`` of the trained model (input column -> share)."""
+    tested as of ``test_as_of``; metrics on the same customers of the ``model``, of the
+    ``baseline`` (BTYD ``1 - P(alive)``) and of ``baseline_no_purchase`` (BG/NBD's P(no purchase
+    in the horizon)); ``feature_importance`` of the trained model (input column -> share)."""
 
     train_as_of: date
     test_as_of: date
@@ -429,6 +447,7 @@ class ChurnBacktest:
     train_churn_rate: float
     model: ChurnMetrics
     baseline: ChurnMetrics
+    baseline_no_purchase: ChurnMetrics
     feature_importance: dict
 
     def as_dict(self) -> dict:
@@ -437,13 +456,14 @@ class ChurnBacktest:
                 "horizon_days": self.horizon_days, "train_customers": self.train_customers,
                 "train_churn_rate": self.train_churn_rate, "model": self.model.as_dict(),
                 "baseline": self.baseline.as_dict(),
+                "baseline_no_purchase": self.baseline_no_purchase.as_dict(),
                 "feature_importance": dict(self.feature_importance)}
 
 
-def backtest(train: ChurnDataset, test: ChurnDataset, baseline_prob: pd.Series, *,
+def backtest(train: ChurnDataset, test: ChurnDataset, baselines: pd.DataFrame, *,
              model: ChurnModel | None = None, bins: int = 10) -> tuple[ChurnBacktest, ChurnModel]:
     """Fit ``model`` (default ``ChurnModel()``) on ``train``, score ``test``, and compare with
-    ``baseline_prob`` (``btyd_churn_baseline`` as of ``test.as_of``).
+    ``baselines`` (``btyd_churn_baselines`` as of ``test.as_of``).
 
     The test's label window must start where the training labels end or later (no overlap):
     ``test.as_of >= train.as_of + train.horizon_days``. Returns the backtest and the fitted model.
@@ -457,13 +477,15 @@ def backtest(train: ChurnDataset, test: ChurnDataset, baseline_prob: pd.Series, 
     fitted = clone(model) if model is not None else ChurnModel()
     fitted.fit(train.X, train.y)
     prob = fitted.predict_churn_prob(test.X)
-    base = baseline_prob.reindex(test.X.index)
-    if base.isna().any():
-        raise ModelError(f"the BTYD baseline lacks {int(base.isna().sum())} of the test's "
-                         "customers", hint="compute it on the same orders and as-of date")
+    base = baselines.reindex(test.X.index)[list(BASELINES)]
+    if base.isna().any().any():
+        raise ModelError(f"the BTYD baselines lack {int(base.isna().any(axis=1).sum())} of the "
+                         "test's customers", hint="compute them on the same orders and as-of date")
     result = ChurnBacktest(
         train_as_of=train.as_of, test_as_of=test.as_of, horizon_days=test.horizon_days,
         train_customers=train.n_customers, train_churn_rate=float(train.y.mean()),
-        model=evaluate(test.y, prob, bins=bins), baseline=evaluate(test.y, base, bins=bins),
+        model=evaluate(test.y, prob, bins=bins),
+        baseline=evaluate(test.y, base["btyd_1_minus_p_alive"], bins=bins),
+        baseline_no_purchase=evaluate(test.y, base["btyd_p_no_purchase"], bins=bins),
         feature_importance={k: float(v) for k, v in fitted.feature_importances().items()})
     return result, fitted
