@@ -157,7 +157,7 @@ def churn_dataset(tables: dict[str, ibis.Table], *, as_of: date, horizon_days: i
     """
     from jingzhun.profile.build import build
 
-    horizon_days = _check_horizon(horizon_days)
+    horizon_days = check_horizon(horizon_days)
     profile = build(tables, as_of=as_of, timezone=timezone, lifecycle=lifecycle).profile
     X = churn_features(profile.to_pandas(), as_of=as_of)
     y = (churn_labels(tables["orders"], X.index, as_of=as_of, horizon_days=horizon_days,
@@ -165,7 +165,8 @@ def churn_dataset(tables: dict[str, ibis.Table], *, as_of: date, horizon_days: i
     return ChurnDataset(as_of=as_of, horizon_days=horizon_days, X=X, y=y)
 
 
-def _check_horizon(horizon_days) -> int:
+def check_horizon(horizon_days) -> int:
+    """``horizon_days`` as an int, or a ``ConfigError`` unless it is a whole number above 0."""
     if not (isinstance(horizon_days, int | np.integer) and horizon_days > 0):
         raise ConfigError(f"a churn horizon of {horizon_days!r} days: it must be a whole number "
                           "of days above 0", hint="give e.g. --horizon-days 90")
@@ -185,8 +186,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     estimator : scikit-learn classifier, optional
         Default: ``lightgbm.LGBMClassifier(**LGBM_DEFAULTS)``. LightGBM gets categorical
         columns as pandas categories (levels learned at fit; unseen levels become missing); any
-        other classifier gets them one-hot encoded and missing numbers filled with the training
-        median (plus a ``<col>_missing`` indicator).
+        other classifier gets them one-hot encoded, and numbers centred on the training median
+        (which also fills missing values, flagged in a ``<col>_missing`` indicator) and divided
+        by their standard deviation, so that linear models converge.
     random_state : int, default 0
         Seed passed to the estimator (when it has ``random_state``).
 
@@ -227,8 +229,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             est.set_params(random_state=self.random_state)
         self._lightgbm = _is_lightgbm(est)
         if not self._lightgbm:
-            num = X.drop(columns=self.categorical_)
+            num = X.drop(columns=self.categorical_).astype(float)
             self.medians_ = num.median().fillna(0.0)
+            filled = num.fillna(self.medians_)
+            self.scales_ = filled.std().where(lambda sd: sd > 0, 1.0).fillna(1.0)
         encoded, self._origin_ = self._encode(X)
         self.encoded_columns_ = list(encoded.columns)
         self.estimator_ = est.fit(encoded, y)
@@ -303,7 +307,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                         origin.append(c)
                 else:
                     col = X[c].astype(float)
-                    parts.append(col.fillna(self.medians_[c]).rename(c))
+                    parts.append(((col.fillna(self.medians_[c]) - self.medians_[c])
+                                  / self.scales_[c]).rename(c))
                     parts.append(col.isna().astype(float).rename(f"{c}_missing"))
                     origin += [c, c]
             X = pd.concat(parts, axis=1)
@@ -373,6 +378,13 @@ def _groups(p: np.ndarray, bins: int, descending: bool) -> np.ndarray:
     groups = np.empty(len(p), dtype=int)
     groups[order] = np.arange(len(p)) * bins // len(p)
     return groups
+
+
+def risk_deciles(churn_prob, bins: int = 10) -> np.ndarray:
+    """Equal-count risk group of each probability, 1 = the riskiest (``bins`` groups, fewer when
+    there are fewer rows; ties are split by position)."""
+    p = np.asarray(churn_prob, dtype=float).ravel()
+    return _groups(p, max(1, min(int(bins), len(p))), descending=True) + 1
 
 
 def _calibration(y: np.ndarray, p: np.ndarray, bins: int) -> tuple[dict, ...]:
