@@ -129,6 +129,15 @@ def test_topics_separate_planted_interest_groups(planted, tokens):
     json.dumps([t.as_dict() for t in model.topics_], ensure_ascii=False)
 
 
+def test_fit_on_a_sample_then_infer_every_customer(planted, tokens):
+    model = InterestTopics(2, random_state=0, fit_size=50).fit(tokens)
+    dominant = model.dominant_topic()
+    assert len(dominant) == tokens["customer_id"].nunique()
+    truth = planted["truth"].loc[dominant.index]
+    mapping = pd.crosstab(truth, dominant).idxmax(axis=1)
+    assert (dominant.to_numpy() == truth.map(mapping).to_numpy()).mean() >= 0.9
+
+
 def test_interest_tags_from_dominant_topics(tokens):
     model = InterestTopics(2, random_state=0, tag_threshold=0.6).fit(tokens)
     tags = model.interest_tags()

@@ -234,6 +234,9 @@ class InterestTopics(TransformerMixin, BaseEstimator):
         Python, so passes cost about 0.1 ms per customer).
     sample_size : int, default 5_000
         Most customers used to choose the number of topics (80 % to fit, 20 % held out).
+    fit_size : int, default 20_000
+        Most customers the final model is fitted on (a fixed-seed sample); every customer's
+        mix is then inferred with it, so large customer bases cost one pass, not ``max_iter``.
 
     Attributes
     ----------
@@ -254,7 +257,8 @@ class InterestTopics(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_topics: int | None = None, *, topic_range: tuple[int, int] = (2, 8),
                  random_state: int = 0, tag_threshold: float = 0.35, min_customers: int = 2,
-                 top_n: int = 10, max_iter: int = 10, sample_size: int = 5_000):
+                 top_n: int = 10, max_iter: int = 10, sample_size: int = 5_000,
+                 fit_size: int = 20_000):
         self.n_topics = n_topics
         self.topic_range = topic_range
         self.random_state = random_state
@@ -263,6 +267,7 @@ class InterestTopics(TransformerMixin, BaseEstimator):
         self.top_n = top_n
         self.max_iter = max_iter
         self.sample_size = sample_size
+        self.fit_size = fit_size
 
     def fit(self, tokens: pd.DataFrame, y=None) -> InterestTopics:
         """Fit on ``tokens`` (``customer_id, token, count``: ``customer_tokens``' output).
@@ -291,7 +296,9 @@ class InterestTopics(TransformerMixin, BaseEstimator):
             k, self.selection_ = self.n_topics, pd.DataFrame(columns=["k", "perplexity"])
             self.k_chosen_by_ = "given"
         self.n_topics_ = k
-        self.model_ = self._lda(k).fit(X)
+        rng = np.random.default_rng(self.random_state)
+        fit_rows = X if n <= self.fit_size else X[np.sort(rng.choice(n, self.fit_size, replace=False))]
+        self.model_ = self._lda(k).fit(fit_rows)
         self.topic_word_ = self.model_.components_ / self.model_.components_.sum(axis=1, keepdims=True)
         mix = self.model_.transform(X)
         self.topic_mix_ = pd.DataFrame(mix, index=pd.Index(customers, name="customer_id"),
