@@ -3,14 +3,13 @@ conventions, validation errors and other scikit-learn estimators.
 
 Measured on the fixture's data (40k customers to fit, 20k to score, seeds 1 and 2): correlation
 of the per-segment mean predicted uplift with the true per-segment uplift s 0.93, t 0.97, x 0.96,
-ct 0.85, to 0.98 (other seeds: 0.90-0.99) -- all five meet 0.8; Qini coefficient / the oracle's
-(ranking by the true tau): s 0.91, x 0.74, to 0.65, t 0.60, ct 0.48 (the best learner at other
-seeds: 0.77-0.82), so the best must reach 0.7. Revenue: s 0.84, t 0.96, x 0.95, to 0.93-0.98.
+ct 0.85, to 0.98 (other seeds: 0.90-0.99) -- all five meet 0.8. Qini coefficient
+(``qini_auc_score``) over the oracle's (ranking by the true tau): s 0.91, x 0.74, to 0.65,
+t 0.60, ct 0.48 (the best learner at other seeds: 0.77-0.82), so the best must reach 0.7.
+Revenue, per-segment correlation: s 0.84, t 0.96, x 0.95, to 0.93-0.98.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -30,20 +29,13 @@ from jingzhun.predict.uplift import (
     TransformedOutcome,
     XLearner,
     make_learner,
+    qini_auc_score,
 )
 from jingzhun.simulate.uplift import FEATURES, model_matrix, simulate_uplift_population
 
 SEGMENT_CORR_MIN = 0.8
 QINI_VS_ORACLE_MIN = 0.7
 REVENUE_LEARNERS = ("s", "t", "x", "to")
-
-
-def qini(y, uplift, t) -> float:
-    with warnings.catch_warnings():  # sklift calls a deprecated scikit-learn helper
-        warnings.simplefilter("ignore", FutureWarning)
-        from sklift.metrics import qini_auc_score
-
-        return float(qini_auc_score(y, uplift, t))
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +69,8 @@ def test_segment_uplift_tracks_truth(sim, binary_predictions, key):
 def test_best_qini_near_oracle(sim, binary_predictions):
     _, test, truth = sim
     y, t = test["converted"], test["treatment"]
-    oracle = qini(y, truth.tau, t)
-    scores = {k: qini(y, u, t) for k, u in binary_predictions.items()}
+    oracle = qini_auc_score(y, truth.tau, t)
+    scores = {k: qini_auc_score(y, u, t) for k, u in binary_predictions.items()}
     assert oracle > 0
     assert max(scores.values()) >= QINI_VS_ORACLE_MIN * oracle, (scores, oracle)
 

@@ -29,9 +29,13 @@ default) XLearner use -- is the **treated share of the training sample**, the ri
 randomised experiment with a fixed treated share. It is stored as ``treated_share_``.
 
 ``estimator=None`` means LightGBM (``LGBMClassifier`` / ``LGBMRegressor``, small and regularised
-defaults, ``verbose=-1``, two threads); any scikit-learn classifier / regressor may be passed and
-is cloned, never modified. ``X`` is a pandas DataFrame (numeric, bool or ``category`` columns) or a
-2-D numeric array; encode strings first (e.g. ``pandas.get_dummies``).
+defaults, ``verbose=-1``, one thread: see ``_LGBM_DEFAULTS``); any scikit-learn classifier /
+regressor may be passed and is cloned, never modified. ``X`` is a pandas DataFrame (numeric,
+bool or ``category`` columns) or a 2-D numeric array; encode strings first (``pandas.get_dummies``).
+
+The scores ``qini_auc_score``, ``uplift_auc_score`` and ``uplift_at_k`` (scikit-uplift's
+definitions, arguments ``y_true, uplift, treatment``) are re-exported from
+:mod:`jingzhun.predict.uplift_metrics`.
 """
 
 from __future__ import annotations
@@ -46,18 +50,22 @@ from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from jingzhun.errors import ConfigError, InputError
+from jingzhun.predict.uplift_metrics import qini_auc_score, uplift_at_k, uplift_auc_score
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LEARNERS", "ClassTransformation", "SLearner", "TLearner", "TransformedOutcome",
-           "XLearner", "make_learner"]
+           "XLearner", "make_learner", "qini_auc_score", "uplift_at_k", "uplift_auc_score"]
 
 OUTCOMES = ("binary", "revenue")
 _TREATMENT_COLUMN = "__treatment__"
 _CT_UNWEIGHTED_TOLERANCE = 0.01  # |treated share - 0.5| tolerated without sample weights
-# Small, regularised trees: uplift signals are a few points on top of noisy outcomes.
+# Small, regularised trees: uplift signals are a few points on top of noisy outcomes. One thread:
+# on campaign-sized data (1e4-1e6 rows) LightGBM's OpenMP threads gain at most ~2x on an idle
+# machine but slow down 5-20x when the cores are shared with other work (measured on 2 cores);
+# pass your own LGBMClassifier(n_jobs=...) for more.
 _LGBM_DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15,
-                  "min_child_samples": 100, "reg_lambda": 1.0, "n_jobs": 2, "verbose": -1}
+                  "min_child_samples": 100, "reg_lambda": 1.0, "n_jobs": 1, "verbose": -1}
 
 
 # -- validation (public methods validate, private kernels assume valid data) --------------------
@@ -211,6 +219,8 @@ class _UpliftLearner(BaseEstimator):
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.treated_share_ = float(t.mean())
+        log.debug("%s: fitting on %d rows (%d treated), %d features", type(self).__name__,
+                  len(t), int(t.sum()), X.shape[1])
         self._fit(X, y, t)
         return self
 
