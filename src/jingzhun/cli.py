@@ -556,6 +556,10 @@ def demo(
               f"next: jz profile show CUSTOMER_ID --db {db} --key-file {out_dir / 'secret.key'}")
 
 
+# the model commands beyond CLV live in their own module and register on the groups above
+from jingzhun import cli_models  # noqa: E402, F401
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
