@@ -1,5 +1,5 @@
-"""The ``jz`` sub-commands of the models beyond CLV: uplift of a past campaign, churn (and, as
-they land, clusters and interest topics). Kept apart from ``cli.py`` to keep modules small; they
+"""The ``jz`` sub-commands of the models beyond CLV: uplift of a past campaign, churn, customer
+clusters and interest topics. Kept apart from ``cli.py`` to keep modules small; they
 register on ``cli``'s ``segment`` and ``predict`` groups when ``cli`` imports this module. Like
 ``cli.py``: parse, call a pipeline function, print -- no logic of their own.
 """
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from jingzhun.cli import DbOpt, JsonOpt, _emit, _errors_exit_2, _spinner, out, predict_app
+from jingzhun.cli import DbOpt, JsonOpt, _emit, _errors_exit_2, _spinner, out, predict_app, segment_app
 
 
 @predict_app.command("uplift")
@@ -134,3 +134,83 @@ def print_churn(result: dict) -> None:
               f"expected churners")
     for warning in result["warnings"]:
         out.print(f"[yellow]warning:[/] {warning}")
+
+
+@segment_app.command("cluster")
+def segment_cluster(
+    k: Annotated[int | None, typer.Option(
+        "--k", show_default=False, help="Number of clusters (default: chosen by silhouette, 2-10).")] = None,
+    features: Annotated[str | None, typer.Option(
+        "--features", show_default=False,
+        help="Comma-separated profile columns (default: value, frequency, recency, tenure, "
+             "discount use, category entropy, engagement).")] = None,
+    method: Annotated[str, typer.Option("--method", help="kmeans or gmm (Gaussian mixture).")] = "kmeans",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same clusters).")] = 0,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cluster the buyers on their profile (log and standard scaling), name each cluster and
+    describe what sets it apart, in English and Chinese; store membership as segment scheme
+    'cluster' and the clusters in the table segment_clusters."""
+    from jingzhun import pipeline
+    from jingzhun.pipeline_segment import segment_cluster as run
+
+    columns = [c.strip() for c in features.split(",") if c.strip()] if features else None
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh, _spinner("clustering", as_json):
+        result = run(wh, n_clusters=k, features=columns, method=method, seed=seed)
+    _emit(result, as_json, print_clusters)
+
+
+def print_clusters(result: dict) -> None:
+    """The clusters of ``pipeline_segment.segment_cluster``."""
+    how = "given" if result["k_chosen_by"] == "given" else "chosen by silhouette"
+    t = Table("cluster", "name", "名称", "customers", "share", "value share",
+              title=f"{result['k']} clusters ({how}) of {result['customers']:,} buyers as of "
+                    f"{result['as_of']}", title_justify="left")
+    for c in result["clusters"]:
+        t.add_row(str(c["cluster"]), c["name_en"], c["name_zh"], f"{c['size']:,}",
+                  f"{c['share']:.1%}", f"{c['value_share']:.1%}")
+    out.print(t)
+    for c in result["clusters"]:  # descriptions are sentences: below the table, not squeezed in it
+        out.print(f"[bold]{c['cluster']} {c['name_en']}[/]: {c['description_en']}")
+        out.print(f"  {c['name_zh']}:{c['description_zh']}")
+    if result["k_chosen_by"] != "given":
+        scores = ", ".join(f"k={s['k']}: {s['silhouette']:.2f}" for s in result["selection"])
+        out.print(f"silhouette by k: {scores}")
+
+
+@segment_app.command("topics")
+def segment_topics(
+    topics: Annotated[int | None, typer.Option(
+        "--topics", show_default=False,
+        help="Number of interest topics (default: chosen by held-out perplexity, 2-8).")] = None,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", help="A customer gets a topic's interest tag from this weight on.")] = 0.35,
+    seed: Annotated[int, typer.Option(help="Random seed of the topic model.")] = 0,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find interest topics (LDA) in what customers buy and browse -- categories, brands and the
+    words of product names (Chinese cut with jieba) -- and store each customer's topic mix
+    (customer_topics, with interest tags) and the topics (interest_topics)."""
+    from jingzhun import pipeline
+    from jingzhun.pipeline_segment import segment_topics as run
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh, _spinner("finding topics", as_json):
+        result = run(wh, n_topics=topics, seed=seed, tag_threshold=threshold)
+    _emit(result, as_json, print_topics)
+
+
+def print_topics(result: dict) -> None:
+    """The topics of ``pipeline_segment.segment_topics``."""
+    how = "given" if result["k_chosen_by"] == "given" else "chosen by perplexity"
+    t = Table("topic", "label", "share", "customers", "top words and categories",
+              title=f"{result['k']} interest topics ({how}) of {result['customers']:,} customers as "
+                    f"of {result['as_of']}", title_justify="left")
+    for topic in result["topics"]:
+        words = " ".join(tok["token"] for tok in topic["top_tokens"][:8])
+        t.add_row(str(topic["topic"]), topic["label"], f"{topic['share']:.1%}",
+                  f"{topic['customers']:,}", words)
+    out.print(t)
+    out.print(f"{result['tagged_customers']:,} customers tagged with an interest (weight >= "
+              f"{result['tag_threshold']:.2f})")
