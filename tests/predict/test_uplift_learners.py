@@ -211,3 +211,11 @@ def test_validation_errors(small):
     model = SLearner().fit(X, y, t)
     with pytest.raises(InputError, match="features"):
         model.predict(X.iloc[:, :3])
+
+
+def test_feature_names_follow_the_last_fit(small):
+    frame, X, _ = small
+    model = TransformedOutcome().fit(X, frame["converted"], frame["treatment"])
+    assert list(model.feature_names_in_) == list(X.columns)
+    model.fit(X.to_numpy(), frame["converted"], frame["treatment"])
+    assert not hasattr(model, "feature_names_in_")

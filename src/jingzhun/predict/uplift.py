@@ -218,6 +218,8 @@ class _UpliftLearner(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):  # a refit on an array: no stale names
+            del self.feature_names_in_
         self.treated_share_ = float(t.mean())
         log.debug("%s: fitting on %d rows (%d treated), %d features", type(self).__name__,
                   len(t), int(t.sum()), X.shape[1])
