@@ -49,9 +49,9 @@ One line per case and run of `bench/models.py`; newest at the bottom. **ours s**
 median wall time of **reps** repetitions of fit + predict on all **rows** (same data, same base
 estimator: LightGBM, 200 trees, 15 leaves, one thread); **ratio** = ours s / baseline s (below 1:
 ours is faster); **max abs diff**: largest difference between our and the baseline's predicted
-uplift; **qini / oracle**: our Qini coefficient on a held-out sample over the one of the true uplift; **load
-avg**: 1-minute load average at the start / end of the timed part (2 cores: above 2 means other
-work shared the machine).
+uplift; **qini / oracle**: our Qini coefficient on a held-out sample (100k rows) over the one
+of the true uplift; **load avg**: 1-minute load average at the start / end of the timed part (2
+cores: above 2 means other work shared the machine).
 
 """
 COLUMNS = ("date", "machine", "suite", "case", "rows", "reps", "ours s", "baseline", "baseline s",
