@@ -24,6 +24,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/profile.py
 	$(BIN)/python bench/btyd.py
+	$(BIN)/python bench/models.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
