@@ -73,3 +73,37 @@ def spark_con(tmp_path_factory):
         yield spark, ibis.pyspark.connect(spark)
     finally:
         spark.stop()
+
+
+@pytest.fixture(scope="session")
+def simulated_retailer(tmp_path_factory):
+    """``make(n_customers, seed) -> (warehouse path, truth.json as a dict)``: a simulated retailer
+    ingested and profiled (in its time zone) once per test run and size; tests copy the file
+    (``copy_warehouse``) before they write to it."""
+    import json
+
+    from jingzhun import pipeline
+    from jingzhun.ingest.pseudonymise import load_secrets
+    from jingzhun.simulate.retailer import TIMEZONE
+
+    built: dict[tuple[int, int], tuple[Path, dict]] = {}
+
+    def make(n_customers: int, seed: int) -> tuple[Path, dict]:
+        if (n_customers, seed) not in built:
+            out = tmp_path_factory.mktemp(f"retailer_{n_customers}_{seed}")
+            db, _ = pipeline.simulate_and_ingest(out, n_customers=n_customers, seed=seed,
+                                                 secrets=load_secrets(out / "secret.key"))
+            with Warehouse(db) as wh:
+                pipeline.profile_build(wh, timezone=TIMEZONE)
+            truth = json.loads((out / "data" / "truth.json").read_text(encoding="utf-8"))
+            built[n_customers, seed] = (db, truth)
+        return built[n_customers, seed]
+
+    return make
+
+
+def copy_warehouse(source: Path, folder: Path) -> Path:
+    """A copy of the warehouse file ``source`` in ``folder``, for a test that writes to it."""
+    path = folder / "w.duckdb"
+    shutil.copy(source, path)
+    return path

@@ -5,33 +5,18 @@ uplift` is tested with its pipeline, tests/predict/test_pipeline_uplift.py.)"""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from typer.testing import CliRunner
 
-from jingzhun import pipeline
 from jingzhun.cli import app
-from jingzhun.ingest.pseudonymise import load_secrets
-from jingzhun.simulate.retailer import TIMEZONE
 from jingzhun.warehouse import Warehouse
-
-
-@pytest.fixture(scope="module")
-def retailer_db(tmp_path_factory):
-    out = tmp_path_factory.mktemp("retailer_cli_models")
-    db, _ = pipeline.simulate_and_ingest(out, n_customers=1500, seed=3,
-                                         secrets=load_secrets(out / "secret.key"))
-    with Warehouse(db) as wh:
-        pipeline.profile_build(wh, timezone=TIMEZONE)
-    return db
+from tests.conftest import copy_warehouse
 
 
 @pytest.fixture
-def db(retailer_db, tmp_path):
-    path = tmp_path / "w.duckdb"
-    shutil.copy(retailer_db, path)
-    return str(path)
+def db(simulated_retailer, tmp_path):
+    return str(copy_warehouse(simulated_retailer(3000, 5)[0], tmp_path))
 
 
 def _run(*args):

@@ -5,37 +5,23 @@ its rows, a JSON-serialisable result; clear errors where the data cannot carry a
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, timedelta
 
 import pytest
 
-from jingzhun import pipeline
 from jingzhun.errors import ConfigError, ModelError
-from jingzhun.ingest.pseudonymise import load_secrets
 from jingzhun.pipeline_churn import CHURN_TABLE, predict_churn
 from jingzhun.simulate.retailer import TIMEZONE
 from jingzhun.warehouse import Warehouse
+from tests.conftest import copy_warehouse
 
 END = date(2025, 6, 30)  # the simulator's last day
 
 
-@pytest.fixture(scope="module")
-def retailer_db(tmp_path_factory):
-    """A simulated retailer (3,000 customers), ingested and profiled as of its last day."""
-    out = tmp_path_factory.mktemp("churn_pipeline")
-    db, _ = pipeline.simulate_and_ingest(out, n_customers=3000, seed=5,
-                                         secrets=load_secrets(out / "secret.key"))
-    with Warehouse(db) as wh:
-        pipeline.profile_build(wh, timezone=TIMEZONE)
-    return db
-
-
 @pytest.fixture
-def db(retailer_db, tmp_path):
-    path = tmp_path / "w.duckdb"
-    shutil.copy(retailer_db, path)
-    return path
+def db(simulated_retailer, tmp_path):
+    """A copy of a simulated retailer (3,000 customers), ingested and profiled as of its last day."""
+    return copy_warehouse(simulated_retailer(3000, 5)[0], tmp_path)
 
 
 def _buyers(wh, as_of: date) -> int:

@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from jingzhun import pipeline
 from jingzhun.cli import app
 from jingzhun.errors import ConfigError
 from jingzhun.ingest.pseudonymise import load_secrets
 from jingzhun.ingest.sources import ingest_source
 from jingzhun.pipeline_uplift import campaign_dataset, predict_uplift
-from jingzhun.simulate.retailer import TIMEZONE
 from jingzhun.warehouse import Warehouse
+from tests.conftest import copy_warehouse
 
 HILLSTROM = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom"
              / "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv")
@@ -34,15 +33,11 @@ def hillstrom_db(tmp_path_factory):
     return tmp / "wh.duckdb"
 
 
-@pytest.fixture(scope="module")
-def retailer_db(tmp_path_factory):
-    """A simulated retailer (4,000 customers) with its past SMS campaign, ingested and profiled."""
-    out = tmp_path_factory.mktemp("retailer_uplift")
-    db, _ = pipeline.simulate_and_ingest(out, n_customers=4000, seed=5,
-                                         secrets=load_secrets(out / "secret.key"))
-    with Warehouse(db) as wh:
-        pipeline.profile_build(wh, timezone=TIMEZONE)
-    return db, json.loads((out / "data" / "truth.json").read_text(encoding="utf-8"))
+@pytest.fixture
+def retailer(simulated_retailer, tmp_path):
+    """A copy of a simulated retailer (3,000 customers) with its past SMS campaign, and its truth."""
+    db, truth = simulated_retailer(3000, 5)
+    return copy_warehouse(db, tmp_path), truth
 
 
 @pytest.mark.shared
@@ -72,10 +67,8 @@ def test_hillstrom_womens_email_visit(hillstrom_db, tmp_path):
                               "outcome = 'visit'").fetchall()[0] == (42_693, "uplift_t", "uplift_t")
 
 
-def test_retailer_campaign_uses_the_profile_before_the_send(retailer_db, tmp_path):
-    db = tmp_path / "w.duckdb"
-    shutil.copy(retailer_db[0], db)
-    truth = retailer_db[1]["campaign"]
+def test_retailer_campaign_uses_the_profile_before_the_send(retailer):
+    db, truth = retailer[0], retailer[1]["campaign"]
     with Warehouse(db) as wh:
         data, day = campaign_dataset(wh, truth["campaign_id"], outcome="conversion")
         assert str(day) < truth["send_at"][:10]
@@ -90,10 +83,8 @@ def test_retailer_campaign_uses_the_profile_before_the_send(retailer_db, tmp_pat
             predict_uplift(wh, campaign_id="NOPE")
 
 
-def test_cli_prints_the_comparison_and_exits_2_on_errors(retailer_db, tmp_path):
-    db = tmp_path / "w.duckdb"
-    shutil.copy(retailer_db[0], db)
-    campaign = retailer_db[1]["campaign"]["campaign_id"]
+def test_cli_prints_the_comparison_and_exits_2_on_errors(retailer):
+    db, campaign = retailer[0], retailer[1]["campaign"]["campaign_id"]
     ok = CliRunner().invoke(app, ["predict", "uplift", "--campaign", campaign, "--learner", "s",
                                   "--db", str(db)])
     assert ok.exit_code == 0, ok.output
