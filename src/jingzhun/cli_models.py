@@ -75,7 +75,11 @@ def print_uplift(result: dict) -> None:
                   "—" if row["mean_treatment"] is None else fmt(row["mean_treatment"]),
                   "—" if row["mean_control"] is None else fmt(row["mean_control"]), lift, ci)
     out.print(d)
-    out.print(f"{result['rows_written']:,} scores written to predictions (model uplift_{result['chosen']})")
+    r = result["response"]
+    auc = "" if r["roc_auc"] is None else f", ROC-AUC {r['roc_auc']:.3f} on the held-out contacted"
+    out.print(f"response model (contacted customers only): mean {fmt(r['rate'])}{auc}")
+    out.print(f"{result['rows_written']:,} scores (uplift and response) written to predictions "
+              f"(model uplift_{result['chosen']})")
 
 
 @predict_app.command("churn")

@@ -2,10 +2,12 @@
 of its customers before the send go in; the learners are compared on a held-out part, the best
 (or the one asked for) is refitted on everyone, and its scores are written to ``predictions``.
 
-Rows written to ``predictions`` (the table of ``pipeline_predict``, with four columns added the
-first time: ``campaign_id``, ``arm``, ``outcome``, ``uplift``): one per customer of the compared
-arms, ``model`` = ``uplift_<learner>`` (e.g. ``uplift_t``), ``uplift`` = the predicted change in
-the outcome from the contact (a probability for conversion/visit, money for revenue), ``as_of``
+Rows written to ``predictions`` (the table of ``pipeline_predict``, with five columns added the
+first time: ``campaign_id``, ``arm``, ``outcome``, ``uplift``, ``response``): one per customer of
+the compared arms, ``model`` = ``uplift_<learner>`` (e.g. ``uplift_t``), ``uplift`` = the
+predicted change in the outcome from the contact (a probability for conversion/visit, money for
+revenue), ``response`` = the expected outcome if contacted (``predict.response.ResponseModel``
+on the contacted customers), ``as_of``
 = the day of the send (or the run's date when the source has no send time). A new run of the same
 campaign, outcome and arm replaces its rows; the other columns are null.
 
@@ -30,7 +32,8 @@ from jingzhun.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 #: Columns ``predictions`` gains for uplift scores.
-_UPLIFT_COLUMNS = {"campaign_id": "VARCHAR", "arm": "VARCHAR", "outcome": "VARCHAR", "uplift": "DOUBLE"}
+_UPLIFT_COLUMNS = {"campaign_id": "VARCHAR", "arm": "VARCHAR", "outcome": "VARCHAR", "uplift": "DOUBLE",
+                   "response": "DOUBLE"}
 #: Learners tried by default, by outcome kind (``jingzhun.predict.uplift.LEARNERS`` keys).
 DEFAULT_LEARNERS = {"binary": ("s", "t", "x", "ct"), "revenue": ("s", "t", "x", "to")}
 
@@ -116,8 +119,10 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
         ``control``, ``features`` (names), ``features_as_of``, ``observed`` (means per group and
         their difference with a 95% interval), ``learners`` (per learner: qini_auc, uplift_auc,
         uplift_at_30), ``chosen``, ``deciles`` (the chosen learner on the held-out part),
-        ``rows_written``, ``run_id``.
+        ``response`` (the response model's ROC-AUC on the held-out contacted customers, 0/1
+        outcomes), ``rows_written``, ``run_id``.
     """
+    from jingzhun.predict.response import ResponseModel
     from jingzhun.predict.uplift import make_learner
     from jingzhun.predict.uplift_metrics import evaluate_uplift, uplift_by_decile
 
@@ -138,10 +143,12 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
     chosen = max(compared, key=lambda r: r["qini_auc"])["learner"]
     deciles = uplift_by_decile(data.y[test], scores[chosen], data.treatment[test])
     final = make_learner(chosen, kind, random_state=seed).fit(data.X, data.y, data.treatment)
+    response_auc = _response_auc(data, train, test, kind, seed)
+    response = ResponseModel(outcome=kind, random_state=seed).fit(data.X, data.y, data.treatment)
     run_id = uuid.uuid4().hex
     as_of = (feature_day + timedelta(days=1)) if feature_day else date.today()
-    written = _write_scores(wh, data, final.predict(data.X), model=f"uplift_{chosen}",
-                            campaign_id=campaign_id, as_of=as_of, run_id=run_id)
+    written = _write_scores(wh, data, final.predict(data.X), response.predict(data.X),
+                            model=f"uplift_{chosen}", campaign_id=campaign_id, as_of=as_of, run_id=run_id)
     log.info("uplift %s/%s: %s chosen of %s; %d scores written", campaign_id, outcome, chosen, names, written)
     return {"campaign_id": campaign_id, "arms": list(data.arms), "outcome": outcome,
             "customers": int(data.y.size), "treatment": int(data.treatment.sum()),
@@ -150,7 +157,23 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
             "observed": _observed(data), "learners": compared, "chosen": chosen,
             "test_share": test_share, "seed": seed,
             "deciles": deciles.replace({np.nan: None}).to_dict(orient="records"),
+            "response": {"roc_auc": response_auc, "contacted": response.n_contacted_,
+                         "rate": response.response_rate_},
             "rows_written": written, "run_id": run_id}
+
+
+def _response_auc(data, train: np.ndarray, test: np.ndarray, kind: str, seed: int) -> float | None:
+    """ROC-AUC of the response model on the held-out contacted customers (0/1 outcomes only)."""
+    from sklearn.metrics import roc_auc_score
+
+    from jingzhun.predict.response import ResponseModel
+
+    test_treated = test[data.treatment[test] == 1]
+    if kind != "binary" or np.unique(data.y[test_treated]).size < 2:
+        return None
+    model = ResponseModel(outcome=kind, random_state=seed)
+    model.fit(data.X.iloc[train], data.y[train], data.treatment[train])
+    return float(roc_auc_score(data.y[test_treated], model.predict(data.X.iloc[test_treated])))
 
 
 def _split(data, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,8 +201,8 @@ def _observed(data) -> dict:
             "ci_high": float(diff + 1.959964 * se)}
 
 
-def _write_scores(wh: Warehouse, data, uplift: np.ndarray, *, model: str, campaign_id: str,
-                  as_of: date, run_id: str) -> int:
+def _write_scores(wh: Warehouse, data, uplift: np.ndarray, response: np.ndarray, *, model: str,
+                  campaign_id: str, as_of: date, run_id: str) -> int:
     from jingzhun.pipeline_predict import _PREDICTION_COLUMNS, PREDICTIONS_TABLE, _append, _create
 
     _create(wh, PREDICTIONS_TABLE, _PREDICTION_COLUMNS)
@@ -188,7 +211,7 @@ def _write_scores(wh: Warehouse, data, uplift: np.ndarray, *, model: str, campai
     arm = "+".join(data.arms)
     rows = pd.DataFrame({"customer_id": data.customer_id, "model": model, "as_of": as_of,
                          "run_id": run_id, "campaign_id": campaign_id, "arm": arm,
-                         "outcome": data.outcome, "uplift": uplift})
+                         "outcome": data.outcome, "uplift": uplift, "response": response})
     with wh.transaction():
         wh.con.execute(f"DELETE FROM {PREDICTIONS_TABLE} WHERE starts_with(model, 'uplift_') AND "
                        "campaign_id = ? AND outcome = ? AND arm = ?", [campaign_id, data.outcome, arm])

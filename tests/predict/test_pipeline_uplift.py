@@ -88,7 +88,7 @@ def test_cli_prints_the_comparison_and_exits_2_on_errors(retailer):
     ok = CliRunner().invoke(app, ["predict", "uplift", "--campaign", campaign, "--learner", "s",
                                   "--db", str(db)])
     assert ok.exit_code == 0, ok.output
-    assert "Qini coefficient" in ok.output and "scores written to predictions" in ok.output
+    assert "Qini coefficient" in ok.output and "written to predictions" in ok.output
     as_json = CliRunner().invoke(app, ["predict", "uplift", "--campaign", campaign, "--learner", "s",
                                        "--db", str(db), "--json"])
     assert json.loads(as_json.stdout)["chosen"] == "s"
