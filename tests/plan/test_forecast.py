@@ -9,15 +9,7 @@ import pytest
 
 from jingzhun.errors import ContractError, InputError
 from jingzhun.plan.forecast import Economics, campaign_economics, forecast, mass_baseline
-
-try:
-    from jingzhun.plan.spec import ChannelSpec
-except ImportError:  # pragma: no cover - the spec module lands separately
-    from types import SimpleNamespace
-
-    def ChannelSpec(name, cost_per_contact, **kw):  # noqa: N802
-        return SimpleNamespace(name=name, cost_per_contact=cost_per_contact, **kw)
-
+from jingzhun.plan.spec import ChannelSpec
 
 # -- the worked example: targeted modelling vs rule-based mass contact ---------------------------
 
