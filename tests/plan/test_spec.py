@@ -85,6 +85,13 @@ def test_defaults_are_not_shared_between_specs():
     assert a.offers is not b.offers and a.suppression.lists is not b.suppression.lists
 
 
+def test_numeric_ids_are_strings_but_booleans_are_not():
+    spec = parse_spec(MINIMAL.replace("campaign_id: c1", "campaign_id: 20250301"))
+    assert spec.campaign_id == "20250301"
+    err = _error(MINIMAL.replace("name: 春季召回", "name: yes"))
+    assert err.problems[0][:2] == ("name", 2)
+
+
 def test_models_are_frozen_and_strict():
     spec = parse_spec(MINIMAL)
     with pytest.raises(pydantic.ValidationError):

@@ -122,7 +122,8 @@ class _Located(ValueError):
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # ids written as numbers in YAML (campaign_id: 20250301, coupon_code: 618) are strings
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 def _unique(items: Sequence[BaseModel], attr: str, what: str) -> None:
@@ -429,10 +430,14 @@ def _problem(err: dict, known: dict[tuple, list[str]]) -> tuple[tuple, str]:
         return loc, f"unknown key {str(loc[-1])!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
     if kind == "missing":
         return loc, "is missing"
-    msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
-    shown = value if not isinstance(value, dict | list) else type(value).__name__
-    return loc, f"{msg} (got {shown!r})"
+    if kind in ("model_type", "model_attributes_type", "dict_type") and _keys_at(loc) in known:
+        keys = ", ".join(known[_keys_at(loc)])
+        return loc, f"should be a mapping of keys ({keys}), not {value!r}"
+    msg = err["msg"].removeprefix("Value error, ").replace("Input should", "should")
+    shown = f"a YAML {'mapping' if isinstance(value, dict) else 'list'}" \
+        if isinstance(value, dict | list) else repr(value)
+    return loc, f"{msg} (got {shown})"
 
 
 def _known_keys() -> dict[tuple, list[str]]:
