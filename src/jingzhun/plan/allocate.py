@@ -61,10 +61,10 @@ REQUIRED_COLUMNS = ("customer_id", "option", "channel", "value", "cost")
 METHODS = ("greedy", "exact")
 MAX_EXACT_VARIABLES = 200_000
 _BISECTION_STEPS = 60
-_SWEEPS = 8
+_SWEEPS = 3
 _FILL_ROUNDS = 50
 _MAX_PRICE = 1e200  # caps lam so that lam * cost stays finite
-_PRICE_SCALES = (1.0, 0.995, 0.98, 0.95, 0.9)
+_PRICE_SCALES = (1.0, 0.98, 0.9)
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -176,8 +176,6 @@ def _validate(candidates, budget, capacity, method) -> None:
         bad = candidates.loc[candidates["cost"] < 0, "cost"].iloc[0]
         raise InputError(f"allocate: column 'cost' has a negative value ({bad})",
                          hint="cost is what an option spends from the budget, >= 0")
-    if candidates.duplicated(["customer_id", "option"]).any():
-        raise InputError("allocate: duplicate (customer_id, option) rows in candidates")
     if not (isinstance(budget, int | float | np.number) and math.isfinite(budget) and budget > 0):
         raise ConfigError(f"allocate: budget must be a positive number, got {budget!r}")
     for channel, cap in (capacity or {}).items():
@@ -189,21 +187,32 @@ def _validate(candidates, budget, capacity, method) -> None:
 def _prepare(candidates: pd.DataFrame) -> dict:
     """Rows with a positive value, ordered by (customer_id, option), as arrays.
 
-    Returns a dict of ``index`` (row positions in ``candidates``), ``customer`` (int codes in id order),
-    ``channel`` (int codes), ``channels`` (names), ``value``, ``cost``, ``ids`` (customer ids).
+    Returns a dict of ``index`` (row positions in ``candidates``), ``customer`` (int codes in id
+    order), ``channel`` (int codes), ``channels`` (names), ``value``, ``cost``.
     """
     positions = np.flatnonzero(candidates["value"].to_numpy(dtype=float) > 0)
     pos = candidates.iloc[positions]
-    cust = pos["customer_id"].astype(str).to_numpy()
-    opt = pos["option"].astype(str).to_numpy()
+    cust, _ = _sorted_codes(pos["customer_id"])
+    opt, _ = _sorted_codes(pos["option"])
     order = np.lexsort((opt, cust))
-    cust = cust[order]
-    codes, ids = pd.factorize(cust, sort=True)
-    ch_codes, channels = pd.factorize(pos["channel"].astype(str).to_numpy()[order], sort=True)
-    return {"index": positions[order], "customer": codes.astype(np.int64),
-            "channel": ch_codes.astype(np.int64), "channels": [str(c) for c in channels],
+    cust, opt = cust[order], opt[order]
+    if cust.size > 1 and ((cust[1:] == cust[:-1]) & (opt[1:] == opt[:-1])).any():
+        raise InputError("allocate: duplicate (customer_id, option) rows in candidates")
+    ch_codes, channels = _sorted_codes(pos["channel"])
+    return {"index": positions[order], "customer": np.cumsum(np.r_[False, cust[1:] != cust[:-1]])[:cust.size],
+            "channel": ch_codes[order], "channels": [str(c) for c in channels],
             "value": pos["value"].to_numpy(dtype=float)[order],
-            "cost": pos["cost"].to_numpy(dtype=float)[order], "ids": np.asarray(ids)}
+            "cost": pos["cost"].to_numpy(dtype=float)[order]}
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of ``col`` that follow the order of its values as text, and those values."""
+    codes, uniques = pd.factorize(col)  # hashing first: sorting only the distinct values is cheap
+    names = np.asarray(uniques).astype(str)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    return rank[codes], names[order]
 
 
 # -- greedy -------------------------------------------------------------------------------------
@@ -225,9 +234,12 @@ def _dense(rows: dict) -> dict:
 
 def _picks(d: dict, lam: float, mu: np.ndarray) -> np.ndarray:
     """Per customer the slot maximising value - lam*cost - mu[channel], or -1 when <= 0."""
-    score = d["value"] - lam * d["cost"] - mu[np.maximum(d["channel"], 0)]
+    score = d["cost"] * -lam
+    score += d["value"]
+    if mu.any():
+        score -= mu[np.maximum(d["channel"], 0)]
     best = np.argmax(score, axis=1)
-    ok = score[np.arange(d["n"]), best] > 0
+    ok = np.take_along_axis(score, best[:, None], axis=1)[:, 0] > 0
     return np.where(ok, best, -1)
 
 
@@ -247,7 +259,7 @@ def _bisect_lambda(d: dict, mu: np.ndarray, budget: float, lam_max: float) -> fl
             hi = mid
         else:
             lo = mid
-        if hi - lo <= 1e-12 * max(hi, 1.0):
+        if hi - lo <= 1e-9 * hi:
             break
     return hi
 
@@ -331,47 +343,54 @@ def _repair(d: dict, slot: np.ndarray, budget: float, caps_arr: np.ndarray) -> n
 
 
 def _fill(d: dict, slot: np.ndarray, budget: float, caps_arr: np.ndarray) -> np.ndarray:
-    """Spend what is left: rounds of each customer's best move by extra value per extra cost."""
+    """Spend what is left: rounds of each customer's best move by extra value per extra cost.
+
+    A customer with no feasible move in a round has none later either (budget and room only
+    shrink while their pick stays), so each round looks only at the customers that had one.
+    """
     slot = slot.copy()
-    n, k = d["value"].shape
+    cand = np.arange(d["n"])
     for _ in range(_FILL_ROUNDS):
-        cur_value, cur_cost = _take(d, "value", slot), _take(d, "cost", slot)
-        cur_channel = _take(d, "channel", slot, -1).astype(np.int64)
-        left = budget - cur_cost.sum()
-        counts = np.bincount(cur_channel[cur_channel >= 0], minlength=caps_arr.size)
-        room = caps_arr - counts
-        dv = d["value"] - cur_value[:, None]
-        dc = d["cost"] - cur_cost[:, None]
-        new_channel = (d["channel"] != cur_channel[:, None]) & (d["channel"] >= 0)
-        blocked = new_channel & (room[np.maximum(d["channel"], 0)] < 1)
+        cur = _take(d, "cost", slot)
+        left = budget - cur.sum()
+        all_channel = _take(d, "channel", slot, -1).astype(np.int64)
+        room = caps_arr - np.bincount(all_channel[all_channel >= 0], minlength=caps_arr.size)
+        sub_slot = slot[cand]
+        value, cost, channel = d["value"][cand], d["cost"][cand], d["channel"][cand]
+        rows = np.arange(cand.size)
+        cur_value = np.where(sub_slot >= 0, value[rows, np.maximum(sub_slot, 0)], 0.0)
+        cur_cost, cur_channel = cur[cand], all_channel[cand]
+        dv = value - cur_value[:, None]
+        dc = cost - cur_cost[:, None]
+        new_channel = (channel != cur_channel[:, None]) & (channel >= 0)
+        blocked = new_channel & (room[np.maximum(channel, 0)] < 1)
         ok = (dv > 0) & (dc <= left) & ~blocked
-        if not ok.any():
+        has_move = ok.any(axis=1)
+        if not has_move.any():
             break
+        cand, ok, dv, dc = cand[has_move], ok[has_move], dv[has_move], dc[has_move]
+        channel, new_channel = channel[has_move], new_channel[has_move]
         with np.errstate(over="ignore", invalid="ignore"):
             ratio = np.where(dc > 0, dv / np.where(dc > 0, dc, 1.0), np.inf)
         # one candidate move per customer: the best ratio, then the largest extra value
         key = np.where(ok, ratio, -np.inf)
         best = np.argmax(np.where(key == key.max(axis=1, keepdims=True), np.where(ok, dv, -np.inf),
                                   -np.inf), axis=1)
-        who = np.flatnonzero(ok[np.arange(n), best])
-        mv, mdv, mdc = best[who], dv[who, best[who]], dc[who, best[who]]
-        mch = d["channel"][who, mv]
-        mnew = new_channel[who, mv]
-        order = np.lexsort((who, -mdv, -ratio[who, mv]))
+        r = np.arange(cand.size)
+        who, mv, mdv, mdc = cand, best, dv[r, best], dc[r, best]
+        mch, mnew = channel[r, best], new_channel[r, best]
+        order = np.lexsort((who, -mdv, -ratio[r, best]))
         who, mv, mdc, mch, mnew = who[order], mv[order], mdc[order], mch[order], mnew[order]
         # capacity: within each channel, only the first `room` moves into it
-        rank = _rank_within(mch, mnew)
-        cap_ok = ~mnew | (rank < room[mch])
+        cap_ok = ~mnew | (_rank_within(mch, mnew) < room[mch])
         who, mv, mdc = who[cap_ok], mv[cap_ok], mdc[cap_ok]
-        take = np.cumsum(mdc) <= left + 1e-12 * max(budget, 1.0)
+        take = np.cumsum(mdc) <= left
         if not take.any():
             # the first move by ratio does not fit with the others before it: take the single best
             # move that fits by itself so the round makes progress
-            take = np.zeros(who.size, bool)
             take[0] = mdc[0] <= left
             if not take[0]:
                 break
-        take &= np.cumsum(np.where(take, mdc, 0.0)) <= left
         slot[who[take]] = mv[take]
     return _enforce_budget(d, slot, budget)
 
