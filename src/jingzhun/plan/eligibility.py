@@ -94,6 +94,11 @@ def _times(s: pd.Series) -> pd.Series:
     return out
 
 
+def _positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``ids`` (-1 where absent)."""
+    return ids.get_indexer(pd.Index(values.astype(str).to_numpy(dtype=object), dtype=object))
+
+
 def _as_of(as_of: datetime) -> pd.Timestamp:
     ts = pd.Timestamp(as_of)
     if ts.tz is not None:
@@ -116,8 +121,9 @@ def current_consent(consents: pd.DataFrame, *, as_of: datetime) -> pd.DataFrame:
     -------
     DataFrame
         ``customer_id``, ``channel``, ``purpose``, ``granted`` (bool): one row per
-        (customer, channel, purpose) with a log row at or before ``as_of``. Channel and purpose
-        are lower-cased and stripped; on a tie in ``changed_at`` a revocation wins.
+        (customer, channel, purpose) with a log row at or before ``as_of``, in the log's order.
+        Channel and purpose are lower-cased and stripped; on a tie in ``changed_at`` a
+        revocation wins.
     """
     _require(consents, ("customer_id", "channel", "purpose", "changed_at", "granted"), "consents")
     cols = ["customer_id", "channel", "purpose", "granted"]
@@ -130,11 +136,13 @@ def current_consent(consents: pd.DataFrame, *, as_of: datetime) -> pd.DataFrame:
         "changed_at": _times(consents["changed_at"]).to_numpy(),
         "granted": consents["granted"].fillna(False).astype(bool).to_numpy(),
     })
-    df = df[df["changed_at"] <= _as_of(as_of)]
-    # ascending time, grants before revocations at the same instant: the last row wins
-    df = df.sort_values(["changed_at", "granted"], ascending=[True, False], kind="mergesort")
-    df = df.drop_duplicates(["customer_id", "channel", "purpose"], keep="last")
-    return df[cols].sort_values(cols[:3], kind="mergesort").reset_index(drop=True)
+    df = df[(df["changed_at"] <= _as_of(as_of)).to_numpy()]
+    codes = [pd.factorize(df[c])[0].astype(np.int64) for c in cols[:3]]
+    key = (codes[0] * (codes[1].max(initial=0) + 1) + codes[1]) * (codes[2].max(initial=0) + 1) + codes[2]
+    # per key: latest changed_at last, and at the same instant a revocation after a grant
+    order = np.lexsort((~df["granted"].to_numpy(), df["changed_at"].to_numpy(), key))
+    last = order[np.append(key[order][1:] != key[order][:-1], True)] if len(order) else order
+    return df.iloc[np.sort(last)][cols].reset_index(drop=True)
 
 
 def _days_ago(days: int) -> str:
@@ -197,80 +205,83 @@ def eligibility(
     at = _as_of(as_of)
 
     ids = pd.Series(audience).dropna().astype(str)
-    ids = pd.Index(ids.drop_duplicates().to_numpy(), dtype=object)
-    funnel = [{"step": STEPS[0], "customers": len(ids), "excluded": 0}]
+    ids = pd.Index(ids.drop_duplicates().to_numpy(dtype=object), dtype=object)
+    n = len(ids)
+    # the kernel works on positions in `ids` (fast for millions of customers)
+    alive = np.ones(n, dtype=bool)
+    funnel = [{"step": STEPS[0], "customers": n, "excluded": 0}]
     excluded: list[pd.DataFrame] = []
 
-    def _exclude(step: str, drop: pd.Index, reasons: pd.Series | str) -> None:
+    def _exclude(step: str, drop: np.ndarray, reasons) -> None:
+        """Remove the customers at `drop` (positions, all alive) with one reason each."""
+        alive[drop] = False
         funnel.append({"step": step, "customers": funnel[-1]["customers"] - len(drop),
                        "excluded": len(drop)})
         if len(drop):
             excluded.append(pd.DataFrame({
-                "customer_id": np.asarray(drop, dtype=object), "reason_code": REASON_CODES[step],
-                "reason": reasons if isinstance(reasons, str) else reasons.reindex(drop).to_numpy(),
+                "customer_id": ids.to_numpy()[drop], "reason_code": REASON_CODES[step],
+                "reason": reasons if isinstance(reasons, str) else np.asarray(reasons, dtype=object),
             }))
 
     # 2. consent, per channel
     consent = current_consent(consents, as_of=at)
-    consent = consent[consent["granted"] & consent["customer_id"].isin(ids)]
-    spec = pd.DataFrame({
-        "channel_name": [c.name for c in channels],
-        "channel": [c.name.strip().lower() for c in channels],
-        "purpose": [c.consent_purpose.strip().lower() for c in channels],
-        "channel_pos": np.arange(len(channels)),
-    })
-    allowed = consent.merge(spec, on=["channel", "purpose"])
-    allowed["customer_pos"] = ids.get_indexer(allowed["customer_id"])
-    allowed = (allowed.sort_values(["customer_pos", "channel_pos"], kind="mergesort")
-               .drop_duplicates(["customer_id", "channel_name"])
-               [["customer_id", "channel_name"]].rename(columns={"channel_name": "channel"}))
-    alive = ids[ids.isin(allowed["customer_id"])]
-    _exclude("has consent", ids.difference(alive, sort=False), _consent_reason(channels))
+    consent = consent[consent["granted"].to_numpy()]
+    where = _positions(ids, consent["customer_id"])
+    allowed = np.zeros((n, len(channels)), dtype=bool)
+    cons_channel = consent["channel"].to_numpy(dtype=object)
+    cons_purpose = consent["purpose"].to_numpy(dtype=object)
+    for j, c in enumerate(channels):
+        hit = (where >= 0) & (cons_channel == c.name.strip().lower()) & (
+            cons_purpose == c.consent_purpose.strip().lower())
+        allowed[where[hit], j] = True
+    _exclude("has consent", np.flatnonzero(~allowed.any(axis=1)), _consent_reason(channels))
 
     # 3. suppression lists
-    hit = pd.Series("", index=alive, dtype=object)
+    lists = []
     for reason, members in suppressed.items():
-        on = alive.isin(pd.Index([str(x) for x in members], dtype=object))
-        hit[on] = hit[on].map(lambda h, r=reason: f"{h}, {r}" if h else r)
-    drop = alive[(hit != "").to_numpy()]
-    reasons = "suppressed: " + hit[drop]
+        on = np.zeros(n, dtype=bool)
+        p = _positions(ids, pd.Series(list(members), dtype=object).astype(str))
+        on[p[p >= 0]] = True
+        lists.append((reason, on))
+    any_list = np.zeros(n, dtype=bool)
+    for _, on in lists:
+        any_list |= on
+    drop = np.flatnonzero(alive & any_list)
+    reasons = ["suppressed: " + ", ".join(r for r, on in lists if on[i]) for i in drop]
     _exclude("not suppressed", drop, reasons)
-    alive = alive.difference(drop, sort=False)
 
     # 4. frequency cap: sends in (as_of - days, as_of]
     days = int(frequency_cap.days)
     cap = int(frequency_cap.max_contacts)
     sent_at = _times(sends["sent_at"])
-    in_window = (sent_at > at - timedelta(days=days)) & (sent_at <= at)
+    in_window = ((sent_at > at - timedelta(days=days)) & (sent_at <= at)).to_numpy(copy=True)
     if "arm" in sends.columns:
-        in_window &= _norm(sends["arm"].fillna("")) != "control"
-    counts = sends.loc[in_window.to_numpy(), "customer_id"].astype(str).value_counts()
-    counts = counts.reindex(alive, fill_value=0)
-    drop = alive[(counts >= cap).to_numpy()]
-    reasons = counts.reindex(drop).map(
-        lambda n: f"{n} contacts in the last {days} days (cap {cap})")
+        in_window &= (_norm(sends["arm"].fillna("")) != "control").to_numpy()
+    p = _positions(ids, sends["customer_id"])
+    counts = np.bincount(p[in_window & (p >= 0)], minlength=n)
+    drop = np.flatnonzero(alive & (counts >= cap))
+    reasons = [f"{k} contacts in the last {days} days (cap {cap})" for k in counts[drop]]
     _exclude("under frequency cap", drop, reasons)
-    alive = alive.difference(drop, sort=False)
 
     # 5. quiet period after a purchase: a non-cancelled order in (as_of - quiet, as_of]
     quiet = int(quiet_days_after_purchase)
-    if quiet > 0 and len(alive):
+    drop, reasons = np.array([], dtype=int), ""
+    if quiet > 0 and alive.any():
         ordered_at = _times(orders["ordered_at"])
         recent = ((_norm(orders["status"]) != "cancelled") & (ordered_at > at - timedelta(days=quiet))
-                  & (ordered_at <= at)).to_numpy()
-        last = pd.Series(ordered_at[recent].to_numpy(),
-                         index=orders.loc[recent, "customer_id"].astype(str).to_numpy())
-        last = last.groupby(level=0).max()
-        last = last[last.index.isin(alive)]
-        drop = alive[alive.isin(last.index)]
+                  & (ordered_at <= at)).to_numpy(copy=True)
+        p = _positions(ids, orders["customer_id"])
+        recent &= p >= 0
+        last = pd.Series(ordered_at.to_numpy()[recent]).groupby(p[recent]).max()
+        last = last[alive[last.index.to_numpy()]]
+        drop = last.index.to_numpy()
         ago = ((at - last) // pd.Timedelta(days=1)).astype(int)
-        reasons = ago.map(lambda d: f"bought {_days_ago(d)} (quiet period {quiet} days)")
-    else:
-        drop, reasons = pd.Index([], dtype=object), ""
+        reasons = [f"bought {_days_ago(d)} (quiet period {quiet} days)" for d in ago]
     _exclude("not in quiet period", drop, reasons)
-    alive = alive.difference(drop, sort=False)
 
-    pairs = allowed[allowed["customer_id"].isin(alive)].reset_index(drop=True)
+    rows, cols = np.nonzero(allowed & alive[:, None])  # customer-major, channels in spec order
+    pairs = pd.DataFrame({"customer_id": ids.to_numpy()[rows],
+                          "channel": np.array([c.name for c in channels], dtype=object)[cols]})
     out = (pd.concat(excluded, ignore_index=True) if excluded else
            pd.DataFrame({c: pd.Series(dtype=object) for c in ("customer_id", "reason_code", "reason")}))
     log.info("eligibility as of %s: %s", at, ", ".join(f"{s['step']} {s['customers']}" for s in funnel))

@@ -220,20 +220,18 @@ def mass_baseline(
     if candidates.empty:
         return _totals(candidates, margin_rate)
     rank = {c.name: (float(c.cost_per_contact), i) for i, c in enumerate(channels)}
-    unknown = sorted(set(candidates["channel"].astype(str)) - set(rank))
+    unknown = sorted({str(c) for c in candidates["channel"].unique()} - set(rank))
     if unknown:
         raise ContractError(f"mass_baseline: channel(s) {', '.join(unknown)} are not in the spec",
                             hint="pass the campaign's channel specs")
     rows = candidates.reset_index(drop=True)
-    order = pd.DataFrame({
-        "customer_id": rows["customer_id"],
-        "channel_cost": rows["channel"].map(lambda c: rank[c][0]),
-        "channel_pos": rows["channel"].map(lambda c: rank[c][1]),
-        "offer_cost": rows["expected_offer_cost"].fillna(np.inf),
-        "not_none": (rows["offer_id"].astype(str) != "none").astype(int),
-        "pos": np.arange(len(rows)),
-    })
-    order = order.sort_values(["customer_id", "channel_cost", "channel_pos", "offer_cost",
-                               "not_none", "pos"], kind="mergesort")
-    first = order.drop_duplicates("customer_id", keep="first")["pos"].sort_values()
-    return _totals(rows.iloc[first.to_numpy()], margin_rate)
+    channel_codes, channel_values = pd.factorize(rows["channel"].astype(str))
+    channel_cost = np.array([rank[c][0] for c in channel_values])[channel_codes]
+    channel_pos = np.array([rank[c][1] for c in channel_values])[channel_codes]
+    offer_cost = rows["expected_offer_cost"].to_numpy(dtype=float, na_value=np.inf)
+    not_none = (rows["offer_id"].astype(str) != "none").to_numpy()
+    customer = pd.factorize(rows["customer_id"])[0]
+    # per customer: cheapest channel, its spec order, cheapest offer, "none" first, input order
+    order = np.lexsort((np.arange(len(rows)), not_none, offer_cost, channel_pos, channel_cost, customer))
+    first = order[np.append(True, customer[order][1:] != customer[order][:-1])]
+    return _totals(rows.iloc[np.sort(first)], margin_rate)
