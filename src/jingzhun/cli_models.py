@@ -1,18 +1,30 @@
-"""The ``jz`` sub-commands of the models beyond CLV: uplift of a past campaign, churn, customer
-clusters and interest topics. Kept apart from ``cli.py`` to keep modules small; they
-register on ``cli``'s ``segment`` and ``predict`` groups when ``cli`` imports this module. Like
+"""The ``jz`` sub-commands of the models beyond CLV -- uplift of a past campaign, churn, customer
+clusters, interest topics -- and of campaign planning (``jz plan``). Kept apart from ``cli.py`` to
+keep modules small; they register on ``cli``'s groups when ``cli`` imports this module. Like
 ``cli.py``: parse, call a pipeline function, print -- no logic of their own.
 """
-
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
-from jingzhun.cli import DbOpt, JsonOpt, _emit, _errors_exit_2, _spinner, out, predict_app, segment_app
+from jingzhun.cli import (
+    DbOpt,
+    JsonOpt,
+    KeyOpt,
+    _emit,
+    _errors_exit_2,
+    _spinner,
+    app,
+    out,
+    predict_app,
+    segment_app,
+)
 
 
 @predict_app.command("uplift")
@@ -218,3 +230,113 @@ def print_topics(result: dict) -> None:
     out.print(t)
     out.print(f"{result['tagged_customers']:,} customers tagged with an interest (weight >= "
               f"{result['tag_threshold']:.2f})")
+
+
+class _DefaultToMake(TyperGroup):
+    """``jz plan SPEC.yaml`` runs the hidden ``make`` command; ``jz plan export`` the export."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["make", *args]
+        return super().parse_args(ctx, args)
+
+
+plan_app = typer.Typer(
+    cls=_DefaultToMake, add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    help="Plan a campaign: `jz plan SPEC.yaml` chooses per customer whether to contact, through "
+         "which channel, with which offer and content, within budget and rules, and holds out a "
+         "random control group (options: `jz plan make --help`); `jz plan export --campaign ID "
+         "--out FILE` writes the send list with contact details.")
+app.add_typer(plan_app, name="plan")
+
+
+@plan_app.command("make", hidden=True)
+def plan_make(
+    spec_file: Annotated[Path, typer.Argument(help="The campaign spec (YAML).", show_default=False)],
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], show_default=False,
+        help="Plan date (default: the profile's date).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and print, write nothing.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Plan the campaign of SPEC.yaml on the profile: audience -> consent -> suppression ->
+    frequency cap -> expected incremental profit per channel and offer (uplift x order value x
+    margin - contact and offer cost) -> allocation within budget -> random control group; write
+    the table plans (one row per audience customer, with the reason) and print the funnel and the
+    forecast next to contacting everyone on the cheapest channel."""
+    from jingzhun import pipeline
+    from jingzhun.pipeline_plan import plan_campaign
+    from jingzhun.plan.spec import load_spec
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh, _spinner("planning", as_json):
+        spec = load_spec(spec_file)
+        result = plan_campaign(wh, spec, as_of=as_of.date() if as_of else None, write=not dry_run)
+    _emit(result, as_json, print_plan)
+
+
+def print_plan(result: dict) -> None:
+    """The funnel, forecast and control group of ``pipeline_plan.plan_campaign``."""
+    f = Table("step", "customers", "excluded", title=f"{result['campaign_id']} ({result['goal']}) as of "
+              f"{result['as_of']}: audience funnel", title_justify="left")
+    for step in result["funnel"]:
+        f.add_row(step["step"], f"{step['customers']:,}", f"{step['excluded']:,}" if step["excluded"] else "")
+    out.print(f)
+    t = Table("", "plan", "mass contact (cheapest channel, everyone allowed)",
+              title=f"forecast (budget {result['budget']:,.0f})", title_justify="left")
+    plan, mass = result["forecast"], result["mass_baseline"]
+    rows = (("contacts", "contacts", "{:,.0f}"), ("cost", "cost", "{:,.2f}"),
+            ("incremental conversions", "expected_incremental_conversions", "{:,.1f}"),
+            ("incremental revenue", "incremental_revenue", "{:,.2f}"),
+            ("incremental profit", "incremental_profit", "{:,.2f}"), ("ROI (profit / cost)", "roi", "{:.1%}"),
+            ("revenue / cost", "revenue_to_cost", "{:.1%}"))
+    for label, key, fmt in rows:
+        t.add_row(label, _cell(plan.get(key), fmt), _cell(mass.get(key), fmt))
+    out.print(t)
+    c = result["control"]
+    mde = _cell(c["minimum_detectable_effect"], "{:.2%}")
+    out.print(f"control group: {c['control']:,} held out of {c['treatment'] + c['control']:,} "
+              f"({c['share']:.1%}); minimum detectable effect {mde} (power 80%, alpha 5%)")
+    if c["warning"]:
+        out.print(f"[yellow]warning:[/] {c['warning']}")
+    model = result["uplift_model"]
+    source = (f"uplift from campaign {model['campaign_id']} ({model['learner']}-learner)"
+              if model.get("campaign_id") else "no past campaign with a control group: fallback rates")
+    out.print(f"value: {source}; run {result['run_id']}")
+    for warning in result["warnings"]:
+        out.print(f"[yellow]warning:[/] {warning}")
+
+
+def _cell(value, fmt: str) -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+@plan_app.command("export")
+def plan_export(
+    campaign: Annotated[str, typer.Option("--campaign", help="The planned campaign's id.")],
+    out_file: Annotated[Path, typer.Option("--out", help="CSV to write (UTF-8 with BOM).")],
+    key_file: KeyOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the send list of a planned campaign -- its treated customers with the channel,
+    offer, content and the contact detail the channel needs (phone for sms, e-mail for email),
+    decrypted from the identity vault only now -- and record the export in the table audit_log."""
+    import getpass
+
+    from jingzhun import pipeline
+    from jingzhun.pipeline_plan import export_plan
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
+        result = export_plan(wh, campaign, secrets=pipeline.open_secrets(key_file), out=out_file,
+                             actor=getpass.getuser())
+    _emit(result, as_json, print_export)
+
+
+def print_export(result: dict) -> None:
+    """The summary of ``pipeline_plan.export_plan``."""
+    channels = ", ".join(f"{k} {v:,}" for k, v in result["by_channel"].items())
+    missing = result["missing_contact"]
+    out.print(f"{result['rows']:,} customers written to {result['path']} ({channels})"
+              + (f"; {missing:,} lack the contact detail their channel needs" if missing else "")
+              + "; recorded in audit_log")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -218,3 +219,56 @@ def _write_scores(wh: Warehouse, data, uplift: np.ndarray, response: np.ndarray,
         _append(wh, PREDICTIONS_TABLE, {"customer_id": "VARCHAR", "model": "VARCHAR", "as_of": "DATE",
                                         "run_id": "VARCHAR"} | _UPLIFT_COLUMNS, rows)
     return len(rows)
+
+
+@dataclass(frozen=True)
+class CampaignModels:
+    """An uplift learner and a response model fitted on every customer of a past campaign, and
+    the feature columns they expect (``score_customers`` builds them for other customers)."""
+
+    campaign_id: str
+    outcome: str
+    learner_name: str
+    learner: object
+    response: object
+    columns: tuple[str, ...]
+
+
+def fit_campaign_models(wh: Warehouse, campaign_id: str, *, outcome: str = "conversion",
+                        learner: str = "t", seed: int = 42) -> CampaignModels:
+    """Fit ``learner`` (a key of ``predict.uplift.LEARNERS``) and the response model on all of a
+    past campaign's customers, for scoring others (campaign planning)."""
+    from jingzhun.predict.response import ResponseModel
+    from jingzhun.predict.uplift import make_learner
+
+    data, _ = campaign_dataset(wh, campaign_id, outcome=outcome)
+    kind = "binary" if data.is_binary else "revenue"
+    model = make_learner(learner, kind, random_state=seed).fit(data.X, data.y, data.treatment)
+    response = ResponseModel(outcome=kind, random_state=seed).fit(data.X, data.y, data.treatment)
+    return CampaignModels(campaign_id, outcome, learner, model, response, tuple(data.X.columns))
+
+
+def score_customers(wh: Warehouse, models: CampaignModels, customer_ids) -> pd.DataFrame:
+    """``customer_id, uplift, response`` of ``customer_ids`` from what is known of them now: the
+    stored profile (as of its date) and their attributes, in the columns the models learned from
+    (a feature they lack is missing, which LightGBM handles)."""
+    from jingzhun.predict import campaign_data as cd
+
+    ids = pd.DataFrame({"customer_id": pd.unique(pd.Series(customer_ids, dtype=object))})
+    wh.con.register("_scored_ids", ids)
+    try:
+        customers = _frame(wh, "SELECT customer_id, CAST(attributes AS VARCHAR) AS attributes FROM customers "
+                               "WHERE customer_id IN (SELECT customer_id FROM _scored_ids)", [])
+        frames = [cd.attribute_features(customers)] if not customers.empty else []
+        if "customer_profile" in wh.table_names():
+            profile = _frame(wh, "SELECT * FROM customer_profile WHERE customer_id IN "
+                                 "(SELECT customer_id FROM _scored_ids)", [])
+            frames.append(cd.profile_features(profile))
+    finally:
+        wh.con.unregister("_scored_ids")
+    X = ids.set_index("customer_id")
+    for frame in frames:
+        X = X.join(frame, how="left")
+    X = X.reindex(columns=list(models.columns)).astype(float)
+    return pd.DataFrame({"customer_id": ids["customer_id"],
+                         "uplift": models.learner.predict(X), "response": models.response.predict(X)})
