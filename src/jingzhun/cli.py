@@ -531,8 +531,9 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate a retailer's raw exports (with realistic dirt), ingest them, build the customer
-    profile and its tags, fit BG/NBD + Gamma-Gamma for CLV, and print the accounting, the RFM
-    segments and the fitted parameters next to the simulator's true ones."""
+    profile and its tags, fit BG/NBD + Gamma-Gamma for CLV, learn the uplift of its past SMS
+    campaign and plan a new campaign; print the accounting, the RFM segments, the fitted
+    parameters next to the simulator's true ones, the uplift learners and the plan."""
     from jingzhun import pipeline
 
     with _errors_exit_2():
@@ -544,7 +545,8 @@ def demo(
     if as_json:
         print(json.dumps({"db": str(db), **_summary(results), "profile": status,
                           "segments": segments, "tags": tags, "clv": demo_run["clv"],
-                          "true_params": demo_run["true_params"]}, ensure_ascii=False, default=str))
+                          "true_params": demo_run["true_params"], "uplift": demo_run["uplift"],
+                          "plan": demo_run["plan"]}, ensure_ascii=False, default=str))
         return
     _print_results(results, f"demo: simulated retailer ingested into {db}")
     _print_status(status, "profile")
@@ -552,6 +554,14 @@ def demo(
         print_segments(result)
     _print_tags(tags)
     print_clv(demo_run["clv"], demo_run["true_params"])
+    from jingzhun.cli_models import print_plan, print_uplift
+
+    for name, result, printer in (("uplift", demo_run["uplift"], print_uplift),
+                                  ("plan", demo_run["plan"], print_plan)):
+        if "skipped" in result:
+            err.print(f"[yellow]{name} skipped:[/] {result['skipped']}")
+        else:
+            printer(result)
     out.print(f"warehouse: {db}   raw files: {out_dir / 'data'}   "
               f"next: jz profile show CUSTOMER_ID --db {db} --key-file {out_dir / 'secret.key'}")
 
