@@ -229,7 +229,8 @@ def _dense(rows: dict) -> dict:
     row = np.full((n, k), -1, dtype=np.int64)
     value[cust, slot], cost[cust, slot] = rows["value"], rows["cost"]
     channel[cust, slot], row[cust, slot] = rows["channel"], np.arange(cust.size)
-    return {"value": value, "cost": cost, "channel": channel, "row": row, "n": n}
+    return {"value": value, "cost": cost, "channel": channel, "row": row, "n": n,
+            "base": np.arange(n, dtype=np.int64) * k}
 
 
 def _picks(d: dict, lam: float, mu: np.ndarray) -> np.ndarray:
@@ -239,20 +240,31 @@ def _picks(d: dict, lam: float, mu: np.ndarray) -> np.ndarray:
     if mu.any():
         score -= mu[np.maximum(d["channel"], 0)]
     best = np.argmax(score, axis=1)
-    ok = np.take_along_axis(score, best[:, None], axis=1)[:, 0] > 0
+    ok = score.ravel()[d["base"] + best] > 0
     return np.where(ok, best, -1)
 
 
 def _take(d: dict, key: str, slot: np.ndarray, fill: float = 0.0) -> np.ndarray:
-    out = d[key][np.arange(d["n"]), np.maximum(slot, 0)]
+    out = d[key].ravel()[d["base"] + np.maximum(slot, 0)]
     return np.where(slot >= 0, out, fill)
 
 
-def _bisect_lambda(d: dict, mu: np.ndarray, budget: float, lam_max: float) -> float:
-    """Smallest lam (to bisection precision) whose picks cost at most the budget."""
-    if _take(d, "cost", _picks(d, 0.0, mu)).sum() <= budget:
+def _bisect_lambda(d: dict, mu: np.ndarray, budget: float, lam_max: float,
+                   near: float | None = None) -> float:
+    """Smallest lam (to relative precision 1e-9) whose picks cost at most the budget; ``near``:
+    a previous lam to bracket first (the capacity sweeps move lam only a little)."""
+    def fits(lam: float) -> bool:
+        return _take(d, "cost", _picks(d, lam, mu)).sum() <= budget
+
+    if fits(0.0):
         return 0.0
     lo, hi = 0.0, lam_max
+    if near:
+        a, b = near * 0.99, min(near * 1.01, lam_max)
+        if not fits(a):
+            lo = a
+            if fits(b):
+                hi = b
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
         if _take(d, "cost", _picks(d, mid, mu)).sum() <= budget:
@@ -302,8 +314,8 @@ def _solve_greedy(rows: dict, budget: float, caps: dict[str, int]) -> tuple[np.n
         old = mu.copy()
         for c in capped:
             mu[c] = _channel_price(d, lam, mu, c, int(caps_arr[c]))
-        lam = _bisect_lambda(d, mu, budget, lam_max)
-        if np.allclose(old, mu, rtol=1e-9, atol=1e-12):
+        lam = _bisect_lambda(d, mu, budget, lam_max, near=lam)
+        if np.allclose(old, mu, rtol=1e-3, atol=1e-9):
             break
     bound = _dual_bound(d, lam, mu, budget, caps_arr)
     # repair + fill from the picks at a few prices at and just below the final ones (the optimum
