@@ -300,8 +300,12 @@ def print_plan(result: dict) -> None:
     if c["warning"]:
         out.print(f"[yellow]warning:[/] {c['warning']}")
     model = result["uplift_model"]
-    source = (f"uplift from campaign {model['campaign_id']} ({model['learner']}-learner)"
-              if model.get("campaign_id") else "no past campaign with a control group: fallback rates")
+    if model.get("campaign_id"):
+        source = f"uplift from campaign {model['campaign_id']} ({model['learner']}-learner)"
+    else:
+        why = model.get("unusable") or "no past campaign with a control group"
+        rates = ", ".join(f"{k} {v:+.2%}" for k, v in result["fallback_rates"].items()) or "none"
+        source = f"no uplift model ({why}); fallback rates by stratum: {rates}"
     out.print(f"value: {source}; run {result['run_id']}")
     for warning in result["warnings"]:
         out.print(f"[yellow]warning:[/] {warning}")

@@ -12,8 +12,9 @@ Where the numbers come from (the judgement calls, stated):
 * **uplift and response**: a T-learner (or the learner of the latest ``jz predict uplift`` run)
   and the response model refitted on the spec's ``uplift_campaign`` -- default: the latest
   campaign in ``sends`` with a control arm -- and applied to the audience's stored profile;
-  without any such campaign, uplift is missing and the value's fallback applies (no model: no
-  contact);
+  without a usable campaign, uplift is missing and the fallback applies: per stratum (the
+  control's ``stratify_by`` column), the contacted minus the control conversion rate of past
+  controlled campaigns; with neither, no contact;
 * **order value**: Gamma-Gamma's expected spend per purchase from the latest CLV run where the
   customer has one, else the profile's average order value, else the audience's median;
 * **plan date**: the profile's date; consents, sends and orders are read up to the end of it.
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jingzhun.errors import ConfigError
+from jingzhun.errors import ConfigError, JingzhunError
 from jingzhun.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 PLANS_TABLE = "plans"
 PLAN_RUNS_TABLE = "plan_runs"
 _EXTRA_PLAN_COLUMNS = {"as_of": "DATE", "run_id": "VARCHAR"}
+_FALLBACK_MIN = 30  # customers per arm and stratum for a fallback response rate
 
 
 def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool = True) -> dict:
@@ -74,8 +76,10 @@ def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool
         frequency_cap=spec.frequency_cap, quiet_days_after_purchase=spec.quiet_days_after_purchase,
         as_of=cutoff)
     customers, model_info = _customer_values(wh, spec, audience)
+    fallback = _fallback_rates(wh, spec, audience)
     candidates = value.expected_profit(customers, channels=spec.channels, offers=spec.offers,
-                                       contents=spec.contents, margin_rate=spec.margin_rate)
+                                       contents=spec.contents, margin_rate=spec.margin_rate,
+                                       fallback_rates=fallback)
     allowed = candidates.merge(elig.pairs[["customer_id", "channel"]], on=["customer_id", "channel"])
     positive = allowed[allowed["value"] > 0]
     capacity = {c.name: c.capacity for c in spec.channels}
@@ -102,7 +106,8 @@ def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool
                                                 margin_rate=spec.margin_rate),
         "control": _control_summary(chosen, spec),
         "value_source": candidates.drop_duplicates("customer_id")["value_source"].value_counts().to_dict(),
-        "uplift_model": model_info, "budget": spec.budget, "warnings": warnings,
+        "uplift_model": model_info, "fallback_rates": fallback, "budget": spec.budget,
+        "warnings": warnings,
         "run_id": f"plan-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"}
     if write:
         _write(wh, plan_rows.assign(campaign_id=spec.campaign_id, as_of=as_of, run_id=result["run_id"]),
@@ -168,14 +173,55 @@ def _customer_values(wh: Warehouse, spec, audience: pd.DataFrame) -> tuple[pd.Da
     if campaign is not None:
         from jingzhun.pipeline_uplift import fit_campaign_models, score_customers
 
-        models = fit_campaign_models(wh, campaign, outcome="conversion",
-                                     learner=_latest_learner(wh, campaign))
+        try:
+            models = fit_campaign_models(wh, campaign, outcome="conversion",
+                                         learner=_latest_learner(wh, campaign))
+        except JingzhunError as exc:
+            if spec.uplift_campaign:  # asked for by name: its failure is the user's to see
+                raise
+            # found by looking: say why it could not be used, and plan without it
+            return _with_order_values(wh, audience, scores), {"campaign_id": None, "learner": None,
+                                                               "unusable": str(exc)}
         scores = score_customers(wh, models, ids)
         info = {"campaign_id": campaign, "learner": models.learner_name, "outcome": "conversion"}
+    return _with_order_values(wh, audience, scores), info
+
+
+def _with_order_values(wh: Warehouse, audience: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    ids = audience["customer_id"]
     frame = audience.merge(scores, on="customer_id", how="left").merge(_order_values(wh, ids),
                                                                       on="customer_id", how="left")
     frame["order_value"] = frame["order_value"].fillna(frame["order_value"].median())
-    return frame.rename(columns={"stratum": "segment"}), info
+    return frame.rename(columns={"stratum": "segment"})
+
+
+def _fallback_rates(wh: Warehouse, spec, audience: pd.DataFrame) -> dict[str, float]:
+    """The fallback where the uplift model gives nothing: per stratum (the spec's
+    ``control.stratify_by`` value of each customer now), the conversion rate of the contacted
+    minus that of the control customers in past campaigns with a control arm -- strata with at
+    least ``_FALLBACK_MIN`` customers in each arm only."""
+    if not {"sends", "responses"} <= set(wh.table_names()):
+        return {}
+    wh.con.register("_strata", audience[["customer_id", "stratum"]])
+    try:
+        rows = wh.con.execute(
+            "WITH controlled AS (SELECT campaign_id FROM sends GROUP BY campaign_id "
+            "  HAVING bool_or(arm = 'control') AND bool_or(arm != 'control')), "
+            "conv AS (SELECT DISTINCT campaign_id, customer_id FROM responses WHERE type = 'conversion') "
+            "SELECT st.stratum, s.arm = 'control' AS is_control, count(*) AS n, "
+            "  count(c.customer_id) AS converted "
+            "FROM sends s JOIN controlled USING (campaign_id) JOIN _strata st USING (customer_id) "
+            "LEFT JOIN conv c ON c.campaign_id = s.campaign_id AND c.customer_id = s.customer_id "
+            "GROUP BY ALL").fetchdf()
+    finally:
+        wh.con.unregister("_strata")
+    out = {}
+    for stratum, part in rows.groupby("stratum"):
+        arms = part.set_index("is_control")
+        if {True, False} <= set(arms.index) and (arms["n"] >= _FALLBACK_MIN).all():
+            rate = arms["converted"] / arms["n"]
+            out[str(stratum)] = float(rate[False] - rate[True])
+    return out
 
 
 def _latest_campaign_with_control(wh: Warehouse) -> str | None:

@@ -123,11 +123,14 @@ def _check_counterfactual(rows: pd.DataFrame, responders: set, outcome: str, cam
     control_has = (responded & (rows["treatment"] == 0)).any()
     treated_has = (responded & (rows["treatment"] == 1)).any()
     if treated_has and not control_has:
+        n_control = int((rows["treatment"] == 0).sum())
         raise ConfigError(
-            f"{campaign_id}: no control customer has a {outcome} -- this outcome is only recorded "
-            "for contacted customers (e.g. a visit through the message's link), so the campaign's "
-            "effect on it cannot be estimated",
-            hint="choose an outcome that the control group can show too (conversion, revenue)")
+            f"{campaign_id}: none of the {n_control:,} control customers has a {outcome}, so the "
+            "campaign's effect on it cannot be estimated: either it is only recorded for contacted "
+            "customers (e.g. a visit through the message's link) or the control group is too small "
+            "to show it",
+            hint="choose an outcome that the control group can show too (conversion, revenue), "
+                 "or a campaign with a larger control group")
     if not treated_has and not control_has:
         raise ConfigError(f"{campaign_id}: nobody has a {outcome}: nothing to model",
                           hint="check the responses table or choose another outcome")
