@@ -17,6 +17,9 @@ Where the numbers come from (the judgement calls, stated):
   controlled campaigns; with neither, no contact;
 * **order value**: Gamma-Gamma's expected spend per purchase from the latest CLV run where the
   customer has one, else the profile's average order value, else the audience's median;
+* **what an extra conversion is worth**: one order -- except for ``retain``, where a kept
+  customer keeps their future: their CLV (the latest CLV run; one order without it). This is the
+  issue's "P(churn) x CLV x uplift" with the uplift read as the fall in P(churn) the contact buys;
 * **plan date**: the profile's date; consents, sends and orders are read up to the end of it.
 
 Tables written: ``plans`` (DESIGN.md §3, one row per audience customer: arm ``treatment`` /
@@ -180,19 +183,23 @@ def _customer_values(wh: Warehouse, spec, audience: pd.DataFrame) -> tuple[pd.Da
             if spec.uplift_campaign:  # asked for by name: its failure is the user's to see
                 raise
             # found by looking: say why it could not be used, and plan without it
-            return _with_order_values(wh, audience, scores), {"campaign_id": None, "learner": None,
-                                                               "unusable": str(exc)}
+            return _with_values(wh, spec, audience, scores), {"campaign_id": None, "learner": None,
+                                                              "unusable": str(exc)}
         scores = score_customers(wh, models, ids)
         info = {"campaign_id": campaign, "learner": models.learner_name, "outcome": "conversion"}
-    return _with_order_values(wh, audience, scores), info
+    return _with_values(wh, spec, audience, scores), info
 
 
-def _with_order_values(wh: Warehouse, audience: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+def _with_values(wh: Warehouse, spec, audience: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """The scores with each customer's order value and, for a retention campaign, what a kept
+    customer is worth: their CLV (the latest ``jz predict clv`` run), else one order."""
     ids = audience["customer_id"]
     frame = audience.merge(scores, on="customer_id", how="left").merge(_order_values(wh, ids),
                                                                       on="customer_id", how="left")
     frame["order_value"] = frame["order_value"].fillna(frame["order_value"].median())
-    return frame.rename(columns={"stratum": "segment"})
+    if spec.goal == "retain":
+        frame["conversion_value"] = frame["clv"]
+    return frame.drop(columns="clv").rename(columns={"stratum": "segment"})
 
 
 def _fallback_rates(wh: Warehouse, spec, audience: pd.DataFrame) -> dict[str, float]:
@@ -252,14 +259,14 @@ def _order_values(wh: Warehouse, ids: pd.Series) -> pd.DataFrame:
     else the profile's average order value."""
     from jingzhun.pipeline_predict import PREDICTIONS_TABLE, current_clv_model
 
-    profile = wh.con.execute("SELECT customer_id, avg_order_value FROM customer_profile").fetchdf()
+    profile = wh.con.execute("SELECT customer_id, avg_order_value, clv FROM customer_profile").fetchdf()
     model = current_clv_model(wh)
     if model is not None and PREDICTIONS_TABLE in wh.table_names():
         spend = wh.con.execute(f"SELECT customer_id, expected_spend FROM {PREDICTIONS_TABLE} WHERE model = ?",
                                [model]).fetchdf()
         profile = profile.merge(spend, on="customer_id", how="left")
         profile["avg_order_value"] = profile["expected_spend"].fillna(profile["avg_order_value"])
-    out = profile.rename(columns={"avg_order_value": "order_value"})[["customer_id", "order_value"]]
+    out = profile.rename(columns={"avg_order_value": "order_value"})[["customer_id", "order_value", "clv"]]
     return out[out["customer_id"].isin(set(ids))]
 
 

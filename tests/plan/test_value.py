@@ -172,3 +172,16 @@ def test_row_order_shape_and_errors():
         _value(df, margin_rate=2.0)
     with pytest.raises(InputError):
         _value(df, offers=[])
+
+
+def test_conversion_value_prices_the_extra_conversion_but_not_the_offer():
+    """A retention campaign values a kept customer at their CLV; the coupon still costs a share
+    of one order."""
+    df = _customers([("a", 0.05, 0.25, 200.0, "loyal"), ("b", 0.05, 0.25, 200.0, "loyal")])
+    df["conversion_value"] = [1000.0, np.nan]  # b: NaN falls back to the order value
+    out = _value(df)
+    a, b = _row(out, "a", "sms", "pct10"), _row(out, "b", "sms", "pct10")
+    assert a["expected_incremental_revenue"] == pytest.approx(0.10 * 1000.0)
+    assert a["expected_offer_cost"] == pytest.approx(b["expected_offer_cost"]) == pytest.approx(3.0)
+    assert a["value"] == pytest.approx(100 * 0.4 - 0.5 - 3.0)
+    assert b["expected_incremental_revenue"] == pytest.approx(20.0)

@@ -13,15 +13,17 @@ The model (a judgement call; every quantity is per customer, over the campaign's
 * An offer applies to an order worth at least its ``min_order``; the customer's expected order
   value stands for the order. An offer that cannot apply neither costs nor lifts anything (its
   ``uplift_factor`` is not used).
-* Revenue: ``expected_incremental_revenue = uplift_option x order_value`` at list price; the
-  discounts are all in the offer cost.
+* Revenue: ``expected_incremental_revenue = uplift_option x conversion_value`` at list price,
+  where ``conversion_value`` is what one extra conversion is worth -- the order value by default;
+  a retention campaign passes the customer's CLV (a kept customer keeps their future purchases);
+  the discounts are all in the offer cost, which always works on the order value.
 * Offer cost: every converting customer who redeems is paid the offer -- the extra conversions
   *and* those who would have bought anyway, which is the cost of discounting sure buyers:
   ``expected_offer_cost = (baseline_prob + uplift_option) x redemption_rate x cost per redemption``
   with cost per redemption ``value x order_value`` (percent: the discount lowers the revenue of
   every redeeming order), ``value`` (fixed, points: currency per order; free_shipping: the
   shipping paid per order) or 0 (none).
-* ``value = uplift_option x order_value x margin_rate - contact_cost - expected_offer_cost``
+* ``value = uplift_option x conversion_value x margin_rate - contact_cost - expected_offer_cost``
   (expected incremental profit, currency) and ``cost = contact_cost + expected_offer_cost`` (what
   the budget pays).
 
@@ -130,7 +132,8 @@ def expected_profit(
         One row per customer: ``customer_id``; ``uplift`` (P(extra conversion in the horizon |
         contacted), may be NaN); ``response`` (P(conversion | contacted), may be NaN);
         ``order_value`` (expected value of an order, currency); ``segment`` (for the fallback
-        and content); optional ``language``.
+        and content); optional ``language`` and ``conversion_value`` (what one extra conversion
+        is worth, currency; default, or where NaN: ``order_value``).
     channels : sequence of ChannelSpec
         Channels, with cost per contact (currency) and uplift factor.
     offers : sequence of OfferSpec
@@ -170,6 +173,10 @@ def expected_profit(
     uplift = _numbers(customers, "uplift", -1.0, 1.0)
     response = _numbers(customers, "response", 0.0, 1.0)
     order_value = _numbers(customers, "order_value", 0.0, math.inf)
+    conversion_value = order_value
+    if "conversion_value" in customers.columns:
+        given = _numbers(customers, "conversion_value", 0.0, math.inf)
+        conversion_value = np.where(np.isnan(given), order_value, given)
     segment = customers["segment"]
     language = customers["language"] if "language" in customers.columns else pd.Series(
         None, index=customers.index, dtype=object)
@@ -190,7 +197,6 @@ def expected_profit(
 
     n, n_ch, n_of = len(customers), len(channels), len(offers)
     # arrays of shape (customer, channel, offer); raveled in C order they are the output rows
-    ov = order_value[:, None]
     per_redemption = np.zeros((n, n_of))      # (customer, offer)
     offer_factor = np.ones((n, n_of))
     for j, offer in enumerate(offers):
@@ -204,7 +210,7 @@ def expected_profit(
 
     option_uplift = np.clip(base_uplift[:, None, None] * channel_factor * offer_factor[:, None, :],
                             -base, 1.0 - base)
-    revenue = option_uplift * ov[:, :, None]
+    revenue = option_uplift * conversion_value[:, None, None]
     offer_cost = np.where(per_redemption[:, None, :] == 0, 0.0,
                           (base + option_uplift) * redemption * per_redemption[:, None, :])
     contact_cost = np.broadcast_to(contact, option_uplift.shape)
