@@ -24,8 +24,10 @@ Where the numbers come from (the judgement calls, stated):
 
 Tables written: ``plans`` (DESIGN.md §3, one row per audience customer: arm ``treatment`` /
 ``control`` / ``excluded``, channel, offer, content, expected uplift, expected incremental
-profit, cost, reason; plus ``as_of`` and ``run_id``) -- a new plan of the same campaign replaces
-its rows -- and ``plan_runs`` (one row per run: the spec, funnel and forecast as JSON).
+profit, cost, reason; plus ``as_of``, ``run_id`` and, for a ``grow`` campaign,
+``recommended_category`` -- the next-best category to feature, from co-purchases); a new plan
+of the same campaign replaces its rows -- and ``plan_runs`` (one row per run: the spec, funnel
+and forecast as JSON).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 
 PLANS_TABLE = "plans"
 PLAN_RUNS_TABLE = "plan_runs"
-_EXTRA_PLAN_COLUMNS = {"as_of": "DATE", "run_id": "VARCHAR"}
+_EXTRA_PLAN_COLUMNS = {"as_of": "DATE", "run_id": "VARCHAR", "recommended_category": "VARCHAR"}
 _FALLBACK_MIN = 30  # customers per arm and stratum for a fallback response rate
 
 
@@ -100,6 +102,8 @@ def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool
     chosen = chosen.assign(arm=arms.to_numpy())
     treated = chosen[chosen["arm"] == "treatment"]
     plan_rows = _plan_rows(audience, elig, allowed, positive, chosen)
+    if spec.goal == "grow":  # what to grow them into: the category their baskets point to next
+        plan_rows = plan_rows.merge(_next_best(wh, as_of=cutoff), on="customer_id", how="left")
     result = {
         "campaign_id": spec.campaign_id, "name": spec.name, "goal": spec.goal, "as_of": str(as_of),
         "audience": spec.audience_expression(),
@@ -200,6 +204,22 @@ def _with_values(wh: Warehouse, spec, audience: pd.DataFrame, scores: pd.DataFra
     if spec.goal == "retain":
         frame["conversion_value"] = frame["clv"]
     return frame.drop(columns="clv").rename(columns={"stratum": "segment"})
+
+
+def _next_best(wh: Warehouse, *, as_of: datetime) -> pd.DataFrame:
+    """``customer_id, recommended_category``: the category each buyer has not bought that their
+    categories' co-purchases (else popularity) point to (``plan.next_best``), from non-cancelled
+    purchases before ``as_of`` (naive UTC)."""
+    from jingzhun.plan.next_best import next_best_category
+
+    baskets = wh.con.execute(
+        "SELECT DISTINCT o.customer_id, p.category FROM orders o JOIN order_lines l USING (order_id) "
+        "JOIN products p USING (product_id) WHERE o.status != 'cancelled' AND l.quantity > 0 AND "
+        "o.ordered_at < ? AND p.category IS NOT NULL AND o.customer_id IS NOT NULL", [as_of]).fetchdf()
+    if baskets.empty:
+        return pd.DataFrame(columns=["customer_id", "recommended_category"], dtype=object)
+    best = next_best_category(baskets, top_n=1)
+    return best.rename(columns={"category": "recommended_category"})[["customer_id", "recommended_category"]]
 
 
 def _fallback_rates(wh: Warehouse, spec, audience: pd.DataFrame) -> dict[str, float]:
@@ -332,6 +352,8 @@ def _write(wh: Warehouse, rows: pd.DataFrame, result: dict, spec) -> None:
     wh.con.execute(table_ddl(PLANS_TABLE))
     for column, sql_type in _EXTRA_PLAN_COLUMNS.items():
         wh.con.execute(f'ALTER TABLE {PLANS_TABLE} ADD COLUMN IF NOT EXISTS "{column}" {sql_type}')
+    if "recommended_category" not in rows:
+        rows = rows.assign(recommended_category=None)
     columns = {"campaign_id": "VARCHAR", "customer_id": "VARCHAR", "arm": "VARCHAR", "channel": "VARCHAR",
                "offer_id": "VARCHAR", "content_id": "VARCHAR", "expected_uplift": "DOUBLE",
                "expected_profit": "DOUBLE", "cost": "DOUBLE", "reason": "VARCHAR"} | _EXTRA_PLAN_COLUMNS

@@ -112,3 +112,17 @@ def test_cli_prints_funnel_and_forecast(retailer):
         assert text in res.output
     bad = CliRunner().invoke(app, ["plan", str(spec_path.parent / "missing.yaml"), "--db", str(db)])
     assert bad.exit_code == 2
+
+
+def test_a_grow_campaign_recommends_a_category_the_customer_has_not_bought(retailer):
+    db, _, spec_path, _ = retailer
+    spec = load_spec(spec_path).model_copy(update={"goal": "grow", "campaign_id": "GROW"})
+    with Warehouse(db) as wh:
+        plan_campaign(wh, spec)
+        rows = wh.con.execute(
+            "SELECT p.customer_id, p.recommended_category, (SELECT count(*) FROM orders o JOIN order_lines l "
+            "USING (order_id) JOIN products x USING (product_id) WHERE o.customer_id = p.customer_id AND "
+            "o.status != 'cancelled' AND x.category = p.recommended_category) AS bought "
+            "FROM plans p WHERE campaign_id = 'GROW' AND arm = 'treatment'").fetchdf()
+    assert len(rows) > 0 and rows["recommended_category"].notna().mean() > 0.9
+    assert (rows["bought"] == 0).all()
