@@ -300,7 +300,11 @@ def print_plan(result: dict) -> None:
     if c["warning"]:
         out.print(f"[yellow]warning:[/] {c['warning']}")
     model = result["uplift_model"]
-    if model.get("campaign_id"):
+    if model.get("learner") == "lookalike":
+        auc = "n/a" if model["seed_auc"] is None else f"{model['seed_auc']:.2f}"
+        source = (f"lookalike of the {model['seeds']:,} most valuable buyers (seeds vs others AUC "
+                  f"{auc}) x {model['conversion_rate_at_score_1']:.1%} assumed first-purchase rate")
+    elif model.get("campaign_id"):
         source = f"uplift from campaign {model['campaign_id']} ({model['learner']}-learner)"
     else:
         why = model.get("unusable") or "no past campaign with a control group"

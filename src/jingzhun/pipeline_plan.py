@@ -20,6 +20,9 @@ Where the numbers come from (the judgement calls, stated):
 * **what an extra conversion is worth**: one order -- except for ``retain``, where a kept
   customer keeps their future: their CLV (the latest CLV run; one order without it). This is the
   issue's "P(churn) x CLV x uplift" with the uplift read as the fall in P(churn) the contact buys;
+* **acquire**: prospects were in no campaign; a lookalike score (similarity to the most valuable
+  buyers, from what prospects have too: demographics, channel, browsing) times the spec's
+  ``acquire_conversion_rate`` stands for their uplift, the buyers' median order for the order;
 * **plan date**: the profile's date; consents, sends and orders are read up to the end of it.
 
 Tables written: ``plans`` (DESIGN.md §3, one row per audience customer: arm ``treatment`` /
@@ -176,6 +179,9 @@ def _customer_values(wh: Warehouse, spec, audience: pd.DataFrame) -> tuple[pd.Da
     ids = audience["customer_id"]
     info: dict = {"campaign_id": None, "learner": None}
     scores = pd.DataFrame({"customer_id": ids, "uplift": np.nan, "response": np.nan})
+    if spec.goal == "acquire":
+        scores, info = _lookalike_scores(wh, spec, ids)
+        return _with_values(wh, spec, audience, scores), info
     campaign = spec.uplift_campaign or _latest_campaign_with_control(wh)
     if campaign is not None:
         from jingzhun.pipeline_uplift import fit_campaign_models, score_customers
@@ -194,13 +200,38 @@ def _customer_values(wh: Warehouse, spec, audience: pd.DataFrame) -> tuple[pd.Da
     return _with_values(wh, spec, audience, scores), info
 
 
+def _lookalike_scores(wh: Warehouse, spec, ids: pd.Series) -> tuple[pd.DataFrame, dict]:
+    """Acquisition: prospects never bought, so no campaign measured them. A lookalike model
+    (``plan.lookalike``) learns what the most valuable fifth of the buyers (by CLV, else net spend)
+    looked like before their orders, and a prospect's uplift is its score times the spec's
+    ``acquire_conversion_rate``; nobody is assumed to buy without the contact (baseline 0)."""
+    from jingzhun.plan.lookalike import LookalikeModel, lookalike_features
+
+    profile = wh.con.execute("SELECT * FROM customer_profile").fetchdf()
+    customers = wh.con.execute("SELECT customer_id, acquisition_channel FROM customers").fetchdf()
+    as_of = pd.Timestamp(profile["as_of"].max()).date()
+    features = lookalike_features(profile, customers, as_of=as_of)
+    buyers = profile[profile["orders"] > 0].set_index("customer_id")
+    value = buyers["clv"].fillna(buyers["monetary_net"]) if "clv" in buyers else buyers["monetary_net"]
+    model = LookalikeModel(random_state=0).fit(features.loc[buyers.index], value)
+    score = model.score(features.reindex(ids))
+    uplift = score * spec.acquire_conversion_rate
+    info = {"campaign_id": None, "learner": "lookalike", "seeds": int(model.n_seeds_),
+            "seed_value_from": float(model.seed_threshold_),
+            "seed_auc": None if not np.isfinite(model.auc_) else float(model.auc_),
+            "conversion_rate_at_score_1": spec.acquire_conversion_rate}
+    return pd.DataFrame({"customer_id": ids.to_numpy(), "uplift": uplift, "response": uplift}), info
+
+
 def _with_values(wh: Warehouse, spec, audience: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """The scores with each customer's order value and, for a retention campaign, what a kept
     customer is worth: their CLV (the latest ``jz predict clv`` run), else one order."""
     ids = audience["customer_id"]
     frame = audience.merge(scores, on="customer_id", how="left").merge(_order_values(wh, ids),
                                                                       on="customer_id", how="left")
-    frame["order_value"] = frame["order_value"].fillna(frame["order_value"].median())
+    typical = wh.con.execute("SELECT median(avg_order_value) FROM customer_profile "
+                             "WHERE orders > 0").fetchone()[0]
+    frame["order_value"] = frame["order_value"].fillna(frame["order_value"].median()).fillna(typical)
     if spec.goal == "retain":
         frame["conversion_value"] = frame["clv"]
     return frame.drop(columns="clv").rename(columns={"stratum": "segment"})

@@ -126,3 +126,17 @@ def test_a_grow_campaign_recommends_a_category_the_customer_has_not_bought(retai
             "FROM plans p WHERE campaign_id = 'GROW' AND arm = 'treatment'").fetchdf()
     assert len(rows) > 0 and rows["recommended_category"].notna().mean() > 0.9
     assert (rows["bought"] == 0).all()
+
+
+def test_an_acquire_campaign_scores_prospects_by_lookalike(retailer):
+    db, _, spec_path, _ = retailer
+    spec = load_spec(spec_path).model_copy(update={"goal": "acquire", "campaign_id": "ACQ",
+                                                   "audience": None})
+    with Warehouse(db) as wh:
+        result = plan_campaign(wh, spec)
+        prospects = wh.con.execute("SELECT count(*) FROM customer_profile WHERE orders = 0").fetchone()[0]
+        chosen = wh.con.execute("SELECT count(*), max(expected_uplift) FROM plans p JOIN customer_profile c "
+                                "USING (customer_id) WHERE campaign_id = 'ACQ' AND arm != 'excluded'").fetchone()
+    assert result["funnel"][0]["customers"] == prospects  # the default acquire audience: orders == 0
+    assert result["uplift_model"]["learner"] == "lookalike" and result["uplift_model"]["seeds"] > 0
+    assert chosen[0] > 0 and 0 < chosen[1] <= spec.acquire_conversion_rate * 1.8 + 1e-12

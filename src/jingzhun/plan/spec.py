@@ -258,6 +258,10 @@ class CampaignSpec(_Spec):
     suppression: SuppressionSpec = Field(default_factory=SuppressionSpec)
     uplift_campaign: str | None = Field(None, min_length=1,
                                         description="past campaign whose uplift scores to use")
+    acquire_conversion_rate: float = Field(
+        0.02, gt=0, le=1, description="acquire: first-purchase rate assumed for a contacted prospect "
+                                      "who looks exactly like a high-value customer (lookalike "
+                                      "score 1); no past campaign measures prospects")
 
     @field_validator("audience")
     @classmethod
