@@ -25,6 +25,7 @@ bench: install
 	$(BIN)/python bench/profile.py
 	$(BIN)/python bench/btyd.py
 	$(BIN)/python bench/models.py
+	$(BIN)/python bench/plan.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
