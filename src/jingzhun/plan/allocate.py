@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("customer_id", "option", "channel", "value", "cost")
 METHODS = ("greedy", "exact")
 MAX_EXACT_VARIABLES = 200_000
+#: The MILP stops once within this relative gap of its bound: far below the greedy's ~1e-4 (HiGHS
+#: still takes over 4 minutes on 10k customers x 12 options on 2 cores, at 1e-6 as at 1e-9).
+_EXACT_REL_GAP = 1e-6
 _BISECTION_STEPS = 60
 _SWEEPS = 3
 _FILL_ROUNDS = 50
@@ -456,7 +459,7 @@ def _solve_exact(rows: dict, budget: float, caps: dict[str, int]) -> tuple[np.nd
     a = vstack(blocks).tocsr()
     res = milp(-rows["value"], integrality=np.ones(m), bounds=Bounds(0, 1),
                constraints=LinearConstraint(a, -np.inf, np.concatenate(upper)),
-               options={"mip_rel_gap": 1e-9})
+               options={"mip_rel_gap": _EXACT_REL_GAP})
     if res.x is None:
         raise ConfigError(f"allocate(method='exact'): the MILP solver failed: {res.message}")
     pick = np.flatnonzero(res.x > 0.5)
