@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 PLANS_TABLE = "plans"
 PLAN_RUNS_TABLE = "plan_runs"
 _EXTRA_PLAN_COLUMNS = {"as_of": "DATE", "run_id": "VARCHAR", "recommended_category": "VARCHAR"}
+_AUDIENCE_VIEW = "_plan_audience_base"
 _FALLBACK_MIN = 30  # customers per arm and stratum for a fallback response rate
 
 
@@ -73,8 +74,7 @@ def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool
     meta = pipeline._require_profile(wh)
     as_of = as_of or meta["as_of"]
     cutoff = datetime.combine(as_of + timedelta(days=1), time())  # end of the plan day, naive UTC
-    profile = wh.table("customer_profile")
-    audience = _audience(profile, spec)
+    audience = _audience(_audience_base(wh), spec)
     if audience.empty:
         raise ConfigError(f"the audience of {spec.campaign_id} is empty: nobody matches "
                           f"{spec.audience_expression()!r}", hint="loosen the audience expression")
@@ -125,6 +125,41 @@ def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool
     log.info("plan %s: %d in audience, %d treated, %d control", spec.campaign_id, len(audience),
              len(treated), len(chosen) - len(treated))
     return _jsonable(result)
+
+
+def _audience_base(wh: Warehouse):
+    """``customer_profile`` with what audiences may also name: ``tag_<name>`` (true while the
+    customer has the tag, ``customer_tags``) and ``segment_<scheme>`` (the customer's segment in
+    each stored scheme, e.g. ``segment_11 in ('champions', 'loyal')``, ``segment_cluster``), as an
+    Ibis table."""
+    names = set(wh.table_names())
+    tags = ([r[0] for r in wh.con.execute("SELECT DISTINCT tag FROM customer_tags ORDER BY 1").fetchall()]
+            if "customer_tags" in names else [])
+    schemes = ([r[0] for r in wh.con.execute("SELECT DISTINCT scheme FROM segments ORDER BY 1").fetchall()]
+               if "segments" in names else [])
+    select, joins = ["p.*"], []
+    if tags:
+        flags = ", ".join(f'bool_or(tag = {_sql_text(t)}) AS "tag_{_identifier(t)}"' for t in tags)
+        joins.append(f"LEFT JOIN (SELECT customer_id, {flags} FROM customer_tags GROUP BY customer_id) t "
+                     "USING (customer_id)")
+        select += [f'coalesce(t."tag_{_identifier(t)}", false) AS "tag_{_identifier(t)}"' for t in tags]
+    for i, scheme in enumerate(schemes):
+        joins.append(f"LEFT JOIN (SELECT customer_id, segment FROM segments "
+                     f"WHERE scheme = {_sql_text(scheme)}) s{i} USING (customer_id)")
+        select.append(f's{i}.segment AS "segment_{_identifier(scheme)}"')
+    # a temporary view, not Ibis' .sql(): that path calls a method DuckDB 2.0 no longer has
+    wh.con.execute(f"CREATE OR REPLACE TEMP VIEW {_AUDIENCE_VIEW} AS SELECT {', '.join(select)} "
+                   f"FROM customer_profile p {' '.join(joins)}")
+    return wh.ibis().table(_AUDIENCE_VIEW)
+
+
+def _identifier(name: str) -> str:
+    """``name`` as a column-name suffix: letters, digits and underscores only."""
+    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in str(name))
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _audience(profile, spec) -> pd.DataFrame:

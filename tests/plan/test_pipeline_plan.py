@@ -140,3 +140,19 @@ def test_an_acquire_campaign_scores_prospects_by_lookalike(retailer):
     assert result["funnel"][0]["customers"] == prospects  # the default acquire audience: orders == 0
     assert result["uplift_model"]["learner"] == "lookalike" and result["uplift_model"]["seeds"] > 0
     assert chosen[0] > 0 and 0 < chosen[1] <= spec.acquire_conversion_rate * 1.8 + 1e-12
+
+
+def test_audiences_may_name_tags_and_segments(retailer):
+    from jingzhun import pipeline
+
+    db, _, spec_path, _ = retailer
+    spec = load_spec(spec_path).model_copy(update={
+        "campaign_id": "TAGS", "audience": "tag_high_value or segment_5 == 'lost'"})
+    with Warehouse(db) as wh:
+        pipeline.segment_rfm(wh, scheme="5")
+        plan_campaign(wh, spec)
+        want = wh.con.execute(
+            "SELECT count(*) FROM (SELECT customer_id FROM customer_tags WHERE tag = 'high_value' UNION "
+            "SELECT customer_id FROM segments WHERE scheme = '5' AND segment = 'lost')").fetchone()[0]
+        got = wh.con.execute("SELECT count(*) FROM plans WHERE campaign_id = 'TAGS'").fetchone()[0]
+    assert got == want > 0
