@@ -348,3 +348,65 @@ def print_export(result: dict) -> None:
     out.print(f"{result['rows']:,} customers written to {result['path']} ({channels})"
               + (f"; {missing:,} lack the contact detail their channel needs" if missing else "")
               + "; recorded in audit_log")
+
+
+@app.command("evaluate")
+def evaluate(
+    campaign: Annotated[str, typer.Argument(help="The campaign's id (in sends, with a control arm).",
+                                            show_default=False)],
+    window_days: Annotated[float, typer.Option(
+        "--window", help="Attribution window after each send, in days.")] = 14.0,
+    margin: Annotated[float, typer.Option(
+        "--margin", help="Share of revenue kept as profit (for incremental profit and ROI).")] = 1.0,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure a campaign against its control group: per arm the delivery, open, click, visit
+    and conversion rates and revenue per recipient; per treated arm the lift with confidence
+    intervals and p-values (z-test or Fisher for rates, Welch for revenue, Holm across arms),
+    incremental revenue, profit and ROI, and a sample-ratio-mismatch check."""
+    from jingzhun import pipeline
+    from jingzhun.pipeline_evaluate import evaluate_campaign
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
+        result = evaluate_campaign(wh, campaign, window_days=window_days, margin=margin)
+    _emit(result, as_json, print_evaluation)
+
+
+def print_evaluation(result: dict) -> None:
+    """The arms, comparisons and economics of ``pipeline_evaluate.evaluate_campaign``."""
+    visits = any("visit_rate" in a for a in result["arms"])
+    t = Table("arm", "recipients", "delivered", "clicked", *(["visited"] if visits else []), "converted",
+              "revenue / recipient", "cost", title=f"{result['campaign_id']}: arms "
+              f"(responses within {result['window_days']:g} days)", title_justify="left")
+    for a in result["arms"]:
+        t.add_row(a["arm"] + (" (control)" if a["is_control"] else ""), f"{a['recipients']:,}",
+                  f"{a['delivered_rate']:.1%}", f"{a['click_rate']:.1%}",
+                  *([f"{a['visit_rate']:.2%}"] if visits else []), f"{a['conversion_rate']:.2%}",
+                  f"{a['revenue_per_recipient']:,.3f}", f"{a['cost']:,.2f}")
+    out.print(t)
+    level = 1 - result["alpha"]
+    c = Table("arm", "metric", "test", "lift", f"{level:.0%} CI", "relative", "p", "p (Holm)",
+              title="against control", title_justify="left")
+    for row in result["comparisons"]:
+        spec = "+,.3f" if row["metric"] == "revenue_per_recipient" else "+.2%"
+        lift, low, high = (_num(row[k], spec) for k in ("lift_abs", "ci_low", "ci_high"))
+        c.add_row(row["arm"], row["metric"], row["test"], lift, f"{low} – {high}",
+                  _num(row["lift_rel"], "+.1%"), _p(row["p_value"]), _p(row["p_adjusted"]))
+    out.print(c)
+    for e in result["economics"]:
+        roi = "—" if e["roi"] is None else f"{e['roi']:.1%}"
+        out.print(f"{e['arm']}: {e['incremental_conversions']:+,.1f} conversions, revenue "
+                  f"{e['incremental_revenue']:+,.2f}, profit {e['incremental_profit']:+,.2f} at cost "
+                  f"{e['cost']:,.2f} (ROI {roi})")
+    s = result["srm"]
+    verdict = "[red]sample ratio mismatch[/]" if s["mismatch"] else "no sample ratio mismatch"
+    out.print(f"{verdict}: chi-square {s['chi2']:.2f}, p {_p(s['p_value'])} (expected {s['expected_from']})")
+
+
+def _num(value, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _p(value) -> str:
+    return "—" if value is None else ("<0.0001" if value < 1e-4 else f"{value:.4f}")
