@@ -527,6 +527,22 @@ def run_demo(out: Path, *, n_customers: int, seed: int, secrets: Secrets) -> dic
             "clv": clv, "true_params": true_params, "uplift": uplift, "plan": plan}
 
 
+def jsonable(value):
+    """``value`` ready for JSON, recursively: NaN/inf -> None, numpy scalars -> Python, tuples ->
+    lists, dict keys -> str (the pipeline functions' results go to ``--json``)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _demo_step(step) -> dict:
     """A model step of the demo, or ``{"skipped": why}`` when the (small) data cannot carry it --
     the demo goes on and says so rather than failing."""

@@ -19,14 +19,16 @@ currency) and the sends' ``cost``; ROI = (incremental revenue x margin - cost) /
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from jingzhun.errors import ConfigError
+from jingzhun.pipeline import jsonable
+from jingzhun.predict.campaign_data import CONTROL_ARM
 from jingzhun.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-CONTROL_ARM = "control"
 _RATE_METRICS = ("conversion", "visit")
 
 
@@ -146,17 +148,9 @@ def _holm_per_metric(pairs, stats) -> list[dict]:
     for metric in dict.fromkeys(c.metric for _, c in pairs):
         chosen = [(arm, c) for arm, c in pairs if c.metric == metric]
         adjusted = stats.holm([c for _, c in chosen])
-        out += [{"arm": arm} | _as_dict(c) for (arm, _), c in zip(chosen, adjusted, strict=True)]
+        out += [{"arm": arm} | jsonable(dataclasses.asdict(c))
+                for (arm, _), c in zip(chosen, adjusted, strict=True)]
     return out
-
-
-def _as_dict(comparison) -> dict:
-    import dataclasses
-
-    import numpy as np
-
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-            for k, v in dataclasses.asdict(comparison).items()}
 
 
 def _srm(wh: Warehouse, campaign_id: str, observed: dict[str, int], stats) -> dict:

@@ -107,7 +107,7 @@ def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool
     plan_rows = _plan_rows(audience, elig, allowed, positive, chosen)
     if spec.goal == "grow":  # what to grow them into: the category their baskets point to next
         plan_rows = plan_rows.merge(_next_best(wh, as_of=cutoff), on="customer_id", how="left")
-    result = {
+    result = pipeline.jsonable({
         "campaign_id": spec.campaign_id, "name": spec.name, "goal": spec.goal, "as_of": str(as_of),
         "audience": spec.audience_expression(),
         "funnel": _funnel(elig, allowed, positive, chosen),
@@ -118,13 +118,13 @@ def plan_campaign(wh: Warehouse, spec, *, as_of: date | None = None, write: bool
         "value_source": candidates.drop_duplicates("customer_id")["value_source"].value_counts().to_dict(),
         "uplift_model": model_info, "fallback_rates": fallback, "budget": spec.budget,
         "warnings": warnings,
-        "run_id": f"plan-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"}
+        "run_id": f"plan-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"})
     if write:
         _write(wh, plan_rows.assign(campaign_id=spec.campaign_id, as_of=as_of, run_id=result["run_id"]),
                result, spec)
     log.info("plan %s: %d in audience, %d treated, %d control", spec.campaign_id, len(audience),
              len(treated), len(chosen) - len(treated))
-    return _jsonable(result)
+    return result
 
 
 def _audience_base(wh: Warehouse):
@@ -428,24 +428,11 @@ def _write(wh: Warehouse, rows: pd.DataFrame, result: dict, spec) -> None:
     run_row = pd.DataFrame([{"run_id": result["run_id"], "campaign_id": spec.campaign_id,
                              "as_of": rows["as_of"].iloc[0] if len(rows) else None,
                              "planned_at": datetime.now(UTC).replace(tzinfo=None),
-                             "spec": spec.model_dump_json(), "result": json.dumps(_jsonable(result))}])
+                             "spec": spec.model_dump_json(), "result": json.dumps(result)}])
     with wh.transaction():
         wh.con.execute(f"DELETE FROM {PLANS_TABLE} WHERE campaign_id = ?", [spec.campaign_id])
         _append(wh, PLANS_TABLE, columns, rows)
         _append(wh, PLAN_RUNS_TABLE, runs, run_row)
-
-
-def _jsonable(value):
-    """NaN/inf -> None and numpy scalars -> Python, recursively (the result goes to JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 #: The identity-vault field a channel's send list needs (other channels address the customer id).

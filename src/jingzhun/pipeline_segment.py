@@ -28,7 +28,6 @@ Tables written (a rerun replaces the previous run's rows):
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from jingzhun.errors import ConfigError
+from jingzhun.pipeline import jsonable
 from jingzhun.warehouse import Warehouse
 
 SEGMENTS_TABLE = "segments"
@@ -116,8 +116,8 @@ def segment_cluster(wh: Warehouse, *, n_clusters: int | None = None,
         "description_en": c.description_en, "description_zh": c.description_zh, "size": c.size,
         "share": c.share, "value_share": c.value_share, "top_category": c.top_category,
         "top_category_share": c.top_category_share,
-        "centroid": json.dumps(_finite(c.centroid), ensure_ascii=False),
-        "z": json.dumps(_finite(c.z), ensure_ascii=False), "as_of": as_of, "run_id": run_id,
+        "centroid": json.dumps(jsonable(c.centroid), ensure_ascii=False),
+        "z": json.dumps(jsonable(c.z), ensure_ascii=False), "as_of": as_of, "run_id": run_id,
         "method": method, "k": model.n_clusters_, "k_chosen_by": model.k_chosen_by_,
         "features": json.dumps(list(model.features_)), "seed": seed, "fitted_at": fitted_at,
     } for c in model.clusters_])
@@ -133,7 +133,7 @@ def segment_cluster(wh: Warehouse, *, n_clusters: int | None = None,
             "silhouette": {str(r["k"]): r["silhouette"] for r in selection},
             "inertia": {str(r["k"]): r["inertia"] for r in selection},
             "n_missing": model.n_missing_,
-            "clusters": [_finite(c.as_dict()) for c in model.clusters_]}
+            "clusters": [jsonable(c.as_dict()) for c in model.clusters_]}
 
 
 # -- topics ----------------------------------------------------------------------------------------
@@ -266,17 +266,6 @@ def _replace_all(wh: Warehouse, table: str, columns: dict[str, str], rows: pd.Da
     _append(wh, table, rows[list(columns)])
 
 
-def _finite(value):
-    """``value`` with NaN/inf floats as None (JSON has no NaN), recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [_finite({k: (int(v) if k == "k" else float(v)) for k, v in row.items()})
+    return [jsonable({k: (int(v) if k == "k" else float(v)) for k, v in row.items()})
             for row in frame.to_dict(orient="records")]

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from jingzhun.errors import ConfigError
+from jingzhun.pipeline import jsonable
 from jingzhun.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
             "features_as_of": None if feature_day is None else str(feature_day),
             "observed": _observed(data), "learners": compared, "chosen": chosen,
             "test_share": test_share, "seed": seed,
-            "deciles": deciles.replace({np.nan: None}).to_dict(orient="records"),
+            "deciles": jsonable(deciles.to_dict(orient="records")),
             "response": {"roc_auc": response_auc, "contacted": response.n_contacted_,
                          "rate": response.response_rate_},
             "rows_written": written, "run_id": run_id}
@@ -193,13 +194,14 @@ def _split(data, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _observed(data) -> dict:
-    """Means of the outcome per group and their difference with a 95% (Welch) interval."""
-    treated, control = data.y[data.treatment == 1], data.y[data.treatment == 0]
-    diff = treated.mean() - control.mean()
-    se = np.sqrt(treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size)
-    return {"mean_treatment": float(treated.mean()), "mean_control": float(control.mean()),
-            "difference": float(diff), "ci_low": float(diff - 1.959964 * se),
-            "ci_high": float(diff + 1.959964 * se)}
+    """Means of the outcome per group and their difference with a 95% Welch interval
+    (``evaluate.stats.compare_means``, as ``jz evaluate`` reports it)."""
+    from jingzhun.evaluate.stats import ArmStats, compare_means
+
+    treated, control = (ArmStats.from_values(data.y[data.treatment == arm]) for arm in (1, 0))
+    c = compare_means(treated, control, metric=data.outcome)
+    return {"mean_treatment": c.mean_treatment, "mean_control": c.mean_control,
+            "difference": c.lift_abs, "ci_low": c.ci_low, "ci_high": c.ci_high}
 
 
 def _write_scores(wh: Warehouse, data, uplift: np.ndarray, response: np.ndarray, *, model: str,
