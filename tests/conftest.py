@@ -107,3 +107,21 @@ def copy_warehouse(source: Path, folder: Path) -> Path:
     path = folder / "w.duckdb"
     shutil.copy(source, path)
     return path
+
+
+HILLSTROM_CSV = (SHARED_DATA / "hillstrom"
+                 / "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv")
+
+
+@pytest.fixture(scope="session")
+def hillstrom_warehouse(tmp_path_factory) -> Path:
+    """Hillstrom's e-mail test ingested once per run through its built-in source (campaign
+    ``hillstrom_2008``); skips when ../shared/data/hillstrom is absent. Copy it before writing."""
+    if not HILLSTROM_CSV.is_file():
+        pytest.skip("../shared/data/hillstrom is absent")
+    tmp = tmp_path_factory.mktemp("hillstrom_warehouse")
+    from jingzhun.ingest.sources import ingest_source
+
+    with Warehouse(tmp / "wh.duckdb") as wh:
+        ingest_source("hillstrom", wh, HILLSTROM_CSV, secrets=load_secrets(tmp / "secret.key"))
+    return tmp / "wh.duckdb"

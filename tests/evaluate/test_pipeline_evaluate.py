@@ -5,7 +5,6 @@ the simulated retailer's SMS campaign against its known uplift; the JSON interfa
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from scipy import stats as scipy_stats
@@ -13,33 +12,19 @@ from typer.testing import CliRunner
 
 from jingzhun.cli import app
 from jingzhun.errors import ConfigError
-from jingzhun.ingest.pseudonymise import load_secrets
-from jingzhun.ingest.sources import ingest_source
 from jingzhun.pipeline_evaluate import evaluate_campaign
 from jingzhun.warehouse import Warehouse
-from tests.conftest import copy_warehouse
+from tests.conftest import HILLSTROM_CSV, copy_warehouse
 
-HILLSTROM = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom"
-             / "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv")
 #: ../shared/data/README.md: rows, visit rate, conversion rate, mean spend per segment.
 PUBLISHED = {"mens_email": (21_307, 0.182757, 0.012531, 1.422617),
              "womens_email": (21_387, 0.151400, 0.008837, 1.077202),
              "control": (21_306, 0.106167, 0.005726, 0.652789)}
 
 
-@pytest.fixture(scope="module")
-def hillstrom_db(tmp_path_factory):
-    if not HILLSTROM.is_file():
-        pytest.skip("../shared/data/hillstrom is absent")
-    tmp = tmp_path_factory.mktemp("hillstrom_evaluate")
-    with Warehouse(tmp / "wh.duckdb") as wh:
-        ingest_source("hillstrom", wh, HILLSTROM, secrets=load_secrets(tmp / "secret.key"))
-    return tmp / "wh.duckdb"
-
-
 @pytest.mark.shared
-def test_hillstrom_arms_match_the_published_means(hillstrom_db):
-    with Warehouse(hillstrom_db) as wh:
+def test_hillstrom_arms_match_the_published_means(hillstrom_warehouse):
+    with Warehouse(hillstrom_warehouse) as wh:
         result = evaluate_campaign(wh, "hillstrom_2008")
     arms = {a["arm"]: a for a in result["arms"]}
     for arm, (n, visit, conversion, spend) in PUBLISHED.items():
@@ -58,13 +43,13 @@ def test_hillstrom_arms_match_the_published_means(hillstrom_db):
 
 
 @pytest.mark.shared
-def test_welch_on_hillstrom_spend_equals_scipy_on_the_raw_rows(hillstrom_db):
+def test_welch_on_hillstrom_spend_equals_scipy_on_the_raw_rows(hillstrom_warehouse):
     import pandas as pd
 
-    raw = pd.read_csv(HILLSTROM)
+    raw = pd.read_csv(HILLSTROM_CSV)
     mens = raw.loc[raw["segment"] == "Mens E-Mail", "spend"]
     none = raw.loc[raw["segment"] == "No E-Mail", "spend"]
-    with Warehouse(hillstrom_db) as wh:
+    with Warehouse(hillstrom_warehouse) as wh:
         result = evaluate_campaign(wh, "hillstrom_2008")
     spend = next(c for c in result["comparisons"]
                  if c["arm"] == "mens_email" and c["metric"] == "revenue_per_recipient")

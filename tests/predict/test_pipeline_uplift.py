@@ -5,32 +5,20 @@ the day before the send -- learners compared on a held-out part, scores in ``pre
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from jingzhun.cli import app
 from jingzhun.errors import ConfigError
-from jingzhun.ingest.pseudonymise import load_secrets
-from jingzhun.ingest.sources import ingest_source
 from jingzhun.pipeline_uplift import campaign_dataset, predict_uplift
 from jingzhun.warehouse import Warehouse
 from tests.conftest import copy_warehouse
 
-HILLSTROM = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom"
-             / "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv")
 
-
-@pytest.fixture(scope="module")
-def hillstrom_db(tmp_path_factory):
-    if not HILLSTROM.is_file():
-        pytest.skip("../shared/data/hillstrom is absent")
-    tmp = tmp_path_factory.mktemp("hillstrom_uplift")
-    with Warehouse(tmp / "wh.duckdb") as wh:
-        ingest_source("hillstrom", wh, HILLSTROM, secrets=load_secrets(tmp / "secret.key"))
-    return tmp / "wh.duckdb"
+@pytest.fixture
+def hillstrom_db(hillstrom_warehouse, tmp_path):
+    return copy_warehouse(hillstrom_warehouse, tmp_path)
 
 
 @pytest.fixture
@@ -42,10 +30,8 @@ def retailer(simulated_retailer, tmp_path):
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_hillstrom_womens_email_visit(hillstrom_db, tmp_path):
-    db = tmp_path / "w.duckdb"
-    shutil.copy(hillstrom_db, db)
-    with Warehouse(db) as wh:
+def test_hillstrom_womens_email_visit(hillstrom_db):
+    with Warehouse(hillstrom_db) as wh:
         result = predict_uplift(wh, campaign_id="hillstrom_2008", outcome="visit", arm="womens_email")
         # the data set's README: 21,387 Womens e-mails, 21,306 without; visit 0.151400 vs 0.106167
         assert (result["treatment"], result["control"]) == (21_387, 21_306)
