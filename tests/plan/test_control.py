@@ -1,4 +1,4 @@
-"""Tests of jingzhun.plan.control: hashed assignment (identical to the simulator's draws),
+"""Tests of jingzhun.plan.control: hashed assignment (the design's formula; the simulator's too),
 stratified shares, min_size, stability when customers are added, and the power formulas.
 
 statsmodels is not installed in this environment, so the power functions are checked against the
@@ -7,6 +7,7 @@ textbook equal-arm sample size)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -33,11 +34,14 @@ def people(n: int, strata=("a", "b", "c"), start: int = 0) -> pd.DataFrame:
                          "stratum": [strata[(i * 7919) % len(strata)] for i in range(start, start + n)]})
 
 
-def test_uniforms_equal_the_simulators():
+def test_uniforms_follow_the_design_formula_and_the_simulator_uses_them():
     ids = [f"U{i:06d}" for i in range(500)] + ["", "客户-1"]
     ours = assignment_uniform("camp-7", ids, "s1")
-    theirs = np.array([simulator_uniform("camp-7", c, "s1") for c in ids])
-    np.testing.assert_array_equal(ours, theirs)
+    # DESIGN.md §4: sha256(campaign|customer|salt), first 8 bytes big-endian / 2**64
+    reference = np.array([int.from_bytes(hashlib.sha256(f"camp-7|{c}|s1".encode()).digest()[:8], "big")
+                          / 2.0**64 for c in ids])
+    np.testing.assert_array_equal(ours, reference)
+    assert [simulator_uniform("camp-7", c, "s1") for c in ids[:3]] == list(ours[:3])
     assert ((ours >= 0) & (ours < 1)).all()
     assert assignment_uniform("camp-7", [], "s1").shape == (0,)
 

@@ -16,13 +16,13 @@ customer base analysis. *Journal of Marketing Research* 42(4), 415-430.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from jingzhun.errors import ConfigError
+from jingzhun.plan import control
 
 #: Recency segments at the send: a customer is in the first segment whose edge (weeks since
 #: the last purchase) is not exceeded.
@@ -233,14 +233,11 @@ def sample_campaign_purchases(rng: np.random.Generator, baseline_prob: np.ndarra
 
 
 def assignment_uniform(campaign_id: str, customer_id: str, salt: str) -> float:
-    """The campaign assignment draw in [0, 1): a pure function of the ids and the salt.
-
-    ``sha256(f"{campaign_id}|{customer_id}|{salt}")``, first 8 bytes as a big-endian unsigned
-    integer, divided by 2**64 (DESIGN.md §4: never a stateful RNG for assignment). Here
-    ``customer_id`` is the raw id of the files (``U000123``), not the warehouse pseudonym.
-    """
-    digest = hashlib.sha256(f"{campaign_id}|{customer_id}|{salt}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
+    """The campaign assignment draw in [0, 1) of one customer: the planner's hash
+    (``plan.control.assignment_uniform``, DESIGN.md §4), so that the simulated campaign assigns
+    arms exactly as a plan would. Here ``customer_id`` is the raw id of the files (``U000123``),
+    not the warehouse pseudonym."""
+    return float(control.assignment_uniform(campaign_id, [customer_id], salt)[0])
 
 
 def money(x: np.ndarray) -> np.ndarray:
@@ -277,7 +274,7 @@ def simulate_campaign(rng: np.random.Generator, cfg: dict, cust: dict, buyers: n
     seg_ix = np.searchsorted(list(SEGMENT_EDGES_WEEKS.values()), np.nan_to_num(recency))
     segment = np.where(cust["is_buyer"], np.array(names)[np.minimum(seg_ix, len(names) - 1)], "")
     eligible = cust["is_buyer"] & sms_ok & (last < sent)
-    u = np.array([assignment_uniform(cfg["campaign_id"], c, cfg["salt"]) for c in cust["id"]])
+    u = control.assignment_uniform(cfg["campaign_id"], cust["id"], cfg["salt"])
     arm = np.where(eligible, np.where(u < cfg["control_share"], "control", "treatment"), "")
     base = np.where(cust["is_buyer"],
                     baseline_conversion_prob(np.nan_to_num(lam), alive, window), np.nan)
