@@ -414,6 +414,16 @@ def run_script_child(script: Path, spec: dict, *, show_stderr: bool = False) -> 
     return json.loads(text.strip().splitlines()[-1])
 
 
+def log(msg: str) -> None:
+    """Progress of a benchmark, on stderr (stdout carries the report)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load_1min() -> str:
+    """The 1-minute load average, two decimals (2 cores: above 2 means shared)."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def machine() -> str:
     ram = "?"
     try:

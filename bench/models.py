@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
-import os
 import platform
 import statistics
 import sys
@@ -59,7 +58,16 @@ from typing import NamedTuple
 BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
-from ingest import _peak_rss_mb, add_run_args, git_commit, insert_rows, machine, src_hash  # noqa: E402
+from ingest import (  # noqa: E402
+    _peak_rss_mb,
+    add_run_args,
+    git_commit,
+    insert_rows,
+    load_1min,
+    log,
+    machine,
+    src_hash,
+)
 
 SECTION = "## Models benchmark results (`bench/models.py`)"
 SECTION_HEADER = f"""
@@ -78,14 +86,6 @@ COLUMNS = ("date", "machine", "suite", "case", "rows", "reps", "ours s", "baseli
            "ratio", "max abs diff", "qini / oracle", "peak RSS MB", "load avg", "commit / src")
 ALIGN = ("---", "---", "---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:",
          "---:", "---", "---")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def load_1min() -> str:
-    return f"{os.getloadavg()[0]:.2f}"
 
 
 # -- uplift suite -------------------------------------------------------------------------------

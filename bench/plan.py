@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -38,7 +37,16 @@ import pandas as pd
 BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
-from ingest import _peak_rss_mb, add_run_args, git_commit, insert_rows, machine, src_hash  # noqa: E402
+from ingest import (  # noqa: E402
+    _peak_rss_mb,
+    add_run_args,
+    git_commit,
+    insert_rows,
+    load_1min,
+    log,
+    machine,
+    src_hash,
+)
 
 SECTION = "## Plan benchmark results (`bench/plan.py`)"
 SECTION_HEADER = f"""
@@ -60,10 +68,6 @@ ALIGN = ("---", "---", "---", "---:", "---:", "---:", "---:", "---", "---:", "--
          "---:", "---:", "---:", "---:", "---", "---")
 CHANNELS = np.array(["sms", "email", "push"])
 OFFERS = np.array(["none", "c5", "c10", "ship"])
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def candidates(n: int, seed: int) -> tuple[pd.DataFrame, float, dict]:
@@ -92,10 +96,6 @@ def timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
-
-
-def load_1min() -> str:
-    return f"{os.getloadavg()[0]:.2f}"
 
 
 def run_case(label: str, n: int, args, with_milp: bool) -> dict:
