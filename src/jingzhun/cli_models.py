@@ -358,18 +358,31 @@ def evaluate(
         "--window", help="Attribution window after each send, in days.")] = 14.0,
     margin: Annotated[float, typer.Option(
         "--margin", help="Share of revenue kept as profit (for incremental profit and ROI).")] = 1.0,
+    attribution: Annotated[str, typer.Option(
+        help="Where conversions and revenue come from: 'orders' (non-cancelled orders in the "
+             "window, which the control group shows too), 'responses' (the campaign's conversion "
+             "responses), or 'auto' (orders where the warehouse has them and sends have times).")
+    ] = "auto",
+    pre_days: Annotated[float, typer.Option(
+        "--pre-days", help="CUPED pre-period before each send, in days (0: no CUPED).")] = 90.0,
+    control_share: Annotated[float | None, typer.Option(
+        "--control-share", help="Designed control share, for the sample-ratio check (default: "
+                                "the plan's, else equal arms).", show_default=False)] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a campaign against its control group: per arm the delivery, open, click, visit
-    and conversion rates and revenue per recipient; per treated arm the lift with confidence
-    intervals and p-values (z-test or Fisher for rates, Welch for revenue, Holm across arms),
-    incremental revenue, profit and ROI, and a sample-ratio-mismatch check."""
+    and conversion rates, orders and revenue per recipient; per treated arm the lift with
+    confidence intervals and p-values (z-test or Fisher for rates, Welch and bootstrap for
+    revenue, CUPED with pre-period spend, Holm across arms), incremental revenue, profit and ROI,
+    and a sample-ratio-mismatch check."""
     from jingzhun import pipeline
     from jingzhun.pipeline_evaluate import evaluate_campaign
 
     with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
-        result = evaluate_campaign(wh, campaign, window_days=window_days, margin=margin)
+        result = evaluate_campaign(wh, campaign, window_days=window_days, margin=margin,
+                                   attribution=attribution, pre_days=pre_days or None,
+                                   control_share=control_share)
     _emit(result, as_json, print_evaluation)
 
 
@@ -377,23 +390,27 @@ def print_evaluation(result: dict) -> None:
     """The arms, comparisons and economics of ``pipeline_evaluate.evaluate_campaign``."""
     visits = any("visit_rate" in a for a in result["arms"])
     t = Table("arm", "recipients", "delivered", "clicked", *(["visited"] if visits else []), "converted",
-              "revenue / recipient", "cost", title=f"{result['campaign_id']}: arms "
-              f"(responses within {result['window_days']:g} days)", title_justify="left")
+              "orders", "revenue / recipient", "cost", title=f"{result['campaign_id']}: arms "
+              f"({result['attribution']} within {result['window_days']:g} days)", title_justify="left")
     for a in result["arms"]:
         t.add_row(a["arm"] + (" (control)" if a["is_control"] else ""), f"{a['recipients']:,}",
                   f"{a['delivered_rate']:.1%}", f"{a['click_rate']:.1%}",
                   *([f"{a['visit_rate']:.2%}"] if visits else []), f"{a['conversion_rate']:.2%}",
-                  f"{a['revenue_per_recipient']:,.3f}", f"{a['cost']:,.2f}")
+                  f"{a['orders']:,}", f"{a['revenue_per_recipient']:,.3f}", f"{a['cost']:,.2f}")
     out.print(t)
     level = 1 - result["alpha"]
     c = Table("arm", "metric", "test", "lift", f"{level:.0%} CI", "relative", "p", "p (Holm)",
               title="against control", title_justify="left")
     for row in result["comparisons"]:
-        spec = "+,.3f" if row["metric"] == "revenue_per_recipient" else "+.2%"
+        spec = "+,.3f" if row["metric"].startswith("revenue") else "+.2%"
         lift, low, high = (_num(row[k], spec) for k in ("lift_abs", "ci_low", "ci_high"))
         c.add_row(row["arm"], row["metric"], row["test"], lift, f"{low} – {high}",
                   _num(row["lift_rel"], "+.1%"), _p(row["p_value"]), _p(row["p_adjusted"]))
     out.print(c)
+    cuped = result["cuped"]
+    if cuped["ran"]:
+        out.print(f"CUPED ({cuped['pre_days']:g} days of pre-period spend): theta {cuped['theta']:.3f}, "
+                  f"variance of the revenue lift reduced by {_num(cuped['variance_reduction'], '.0%')}")
     for e in result["economics"]:
         roi = "—" if e["roi"] is None else f"{e['roi']:.1%}"
         out.print(f"{e['arm']}: {e['incremental_conversions']:+,.1f} conversions, revenue "

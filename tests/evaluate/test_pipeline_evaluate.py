@@ -82,3 +82,67 @@ def test_the_simulated_sms_campaign_and_the_cli(simulated_retailer, tmp_path):
     assert {"arm", "metric", "lift_abs", "ci_low", "ci_high", "p_value"} <= set(data["comparisons"][0])
     table = CliRunner().invoke(app, ["evaluate", campaign, "--db", str(db)])
     assert table.exit_code == 0 and "against control" in table.output
+
+
+def test_orders_attribution_counts_the_simulated_campaign_orders(simulated_retailer, tmp_path):
+    """By orders, an arm's converters are the recipients with a non-cancelled order in the window:
+    the simulator's own count per arm (a natural purchase in the window or one the campaign
+    caused); the responses agree (the simulator
+    writes the first such order as a conversion response, for both arms)."""
+    import pandas as pd
+
+    source, truth = simulated_retailer(3000, 5)
+    campaign = truth["campaign"]["campaign_id"]
+    customers = pd.read_csv(source.parent / "data" / "truth_customers.csv")
+    eligible = customers[customers["is_eligible"]]
+    bought = eligible["has_natural_purchase_in_window"] | eligible["has_campaign_order"]
+    want = bought.groupby(eligible["arm"]).sum().to_dict()
+    with Warehouse(source) as wh:
+        by_orders = evaluate_campaign(wh, campaign, control_share=truth["campaign"]["control_share"])
+        by_responses = evaluate_campaign(wh, campaign, attribution="responses")
+    assert by_orders["attribution"] == "orders" and by_responses["attribution"] == "responses"
+    arms = {a["arm"]: a for a in by_orders["arms"]}
+    assert {arm: arms[arm]["conversions"] for arm in want} == want
+    for a, b in zip(by_orders["arms"], by_responses["arms"], strict=True):
+        assert a["conversions"] == b["conversions"]
+        assert a["orders"] >= a["conversions"] and a["revenue"] >= b["revenue"] - 1e-6
+    assert not by_orders["srm"]["mismatch"] and "0.2" in by_orders["srm"]["expected_from"]
+
+
+def test_cuped_and_bootstrap_on_the_recipients_rows(simulated_retailer):
+    """CUPED's theta is the pooled regression slope of window revenue on pre-period spend,
+    recomputed here from the orders with pandas; the bootstrap interval lies near Welch's."""
+    import numpy as np
+    import pandas as pd
+
+    source, truth = simulated_retailer(3000, 5)
+    campaign = truth["campaign"]["campaign_id"]
+    with Warehouse(source) as wh:
+        result = evaluate_campaign(wh, campaign, pre_days=90)
+        sends = wh.con.execute("SELECT customer_id, arm, sent_at FROM sends WHERE campaign_id = ?",
+                               [campaign]).fetchdf()
+        orders = wh.con.execute("SELECT customer_id, ordered_at, CAST(total_amount AS DOUBLE) AS "
+                                "amount FROM orders WHERE status != 'cancelled'").fetchdf()
+    joined = sends.merge(orders, on="customer_id", how="left")
+    lag = joined["ordered_at"] - joined["sent_at"]
+    joined["y"] = joined["amount"].where((lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=14)), 0)
+    joined["x"] = joined["amount"].where((lag < pd.Timedelta(0)) & (lag >= -pd.Timedelta(days=90)), 0)
+    per = joined.fillna({"y": 0, "x": 0}).groupby("customer_id")[["x", "y"]].sum()
+    slope = np.cov(per["x"], per["y"])[0, 1] / per["x"].var()
+    assert result["cuped"]["ran"] and result["cuped"]["theta"] == pytest.approx(slope, rel=1e-9)
+    comparisons = {c["metric"]: c for c in result["comparisons"]}
+    plain, adjusted = comparisons["revenue_per_recipient"], comparisons["revenue_per_recipient_cuped"]
+    width = plain["ci_high"] - plain["ci_low"]
+    assert adjusted["ci_high"] - adjusted["ci_low"] < width
+    assert 0 < result["cuped"]["variance_reduction"] < 1
+    assert abs(plain["bootstrap_ci_low"] - plain["ci_low"]) < 0.25 * width
+    assert abs(plain["bootstrap_ci_high"] - plain["ci_high"]) < 0.25 * width
+
+
+@pytest.mark.shared
+def test_hillstrom_has_no_orders_so_responses_carry_the_conversions(hillstrom_warehouse):
+    with Warehouse(hillstrom_warehouse) as wh:
+        result = evaluate_campaign(wh, "hillstrom_2008", bootstrap_max_recipients=0)
+        assert result["attribution"] == "responses"
+        with pytest.raises(ConfigError, match="cannot be attributed by orders"):
+            evaluate_campaign(wh, "hillstrom_2008", attribution="orders")
