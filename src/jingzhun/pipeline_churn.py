@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from jingzhun.errors import ConfigError
+from jingzhun.pipeline_results import record_result
 from jingzhun.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def predict_churn(wh: Warehouse, *, as_of: date | None = None, horizon_days: int
     backtest.pop("feature_importance")
     for w in caught:
         log.warning("churn: %s", w)
-    return {
+    result = {
         "run_id": run_id, "model": name, "as_of": str(as_of), "timezone": timezone,
         "horizon_days": horizon_days, "table": CHURN_TABLE if write else None,
         "customers": len(prob), "churn_prob_mean": float(prob.mean()),
@@ -152,6 +153,9 @@ def predict_churn(wh: Warehouse, *, as_of: date | None = None, horizon_days: int
                                for k, v in importance.items()],
         "warnings": caught,
     }
+    if write:
+        record_result(wh, "churn", result)
+    return result
 
 
 def _weak_data_warnings(result, train, test) -> list[str]:

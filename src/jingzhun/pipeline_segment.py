@@ -36,6 +36,7 @@ import pandas as pd
 
 from jingzhun.errors import ConfigError
 from jingzhun.pipeline import jsonable
+from jingzhun.pipeline_results import record_result
 from jingzhun.warehouse import Warehouse
 
 SEGMENTS_TABLE = "segments"
@@ -127,13 +128,15 @@ def segment_cluster(wh: Warehouse, *, n_clusters: int | None = None,
         _append(wh, SEGMENTS_TABLE, members)
         _replace_all(wh, CLUSTERS_TABLE, _CLUSTER_COLUMNS, clusters)
     selection = _records(model.selection_)
-    return {"run_id": run_id, "as_of": str(as_of), "method": method,
-            "features": list(model.features_), "seed": seed, "customers": len(profile),
-            "k": model.n_clusters_, "k_chosen_by": model.k_chosen_by_, "selection": selection,
-            "silhouette": {str(r["k"]): r["silhouette"] for r in selection},
-            "inertia": {str(r["k"]): r["inertia"] for r in selection},
-            "n_missing": model.n_missing_,
-            "clusters": [jsonable(c.as_dict()) for c in model.clusters_]}
+    result = {"run_id": run_id, "as_of": str(as_of), "method": method,
+              "features": list(model.features_), "seed": seed, "customers": len(profile),
+              "k": model.n_clusters_, "k_chosen_by": model.k_chosen_by_, "selection": selection,
+              "silhouette": {str(r["k"]): r["silhouette"] for r in selection},
+              "inertia": {str(r["k"]): r["inertia"] for r in selection},
+              "n_missing": model.n_missing_,
+              "clusters": [jsonable(c.as_dict()) for c in model.clusters_]}
+    record_result(wh, "cluster", result)
+    return result
 
 
 # -- topics ----------------------------------------------------------------------------------------
@@ -197,13 +200,15 @@ def segment_topics(wh: Warehouse, *, n_topics: int | None = None, seed: int = 0,
         _replace_all(wh, CUSTOMER_TOPICS_TABLE, _CUSTOMER_TOPIC_COLUMNS, weights)
         _replace_all(wh, TOPICS_TABLE, _TOPIC_COLUMNS, rows)
     selection = _records(model.selection_)
-    return {"run_id": run_id, "as_of": str(as_of), "seed": seed,
-            "customers": len(model.topic_mix_), "tokens": len(model.vocabulary_),
-            "k": model.n_topics_, "k_chosen_by": model.k_chosen_by_, "selection": selection,
-            "perplexity": {str(r["k"]): r["perplexity"] for r in selection},
-            "tag_threshold": tag_threshold,
-            "tagged_customers": int(weights.loc[weights["is_interest"], "customer_id"].nunique()),
-            "topics": topics}
+    result = {"run_id": run_id, "as_of": str(as_of), "seed": seed,
+              "customers": len(model.topic_mix_), "tokens": len(model.vocabulary_),
+              "k": model.n_topics_, "k_chosen_by": model.k_chosen_by_, "selection": selection,
+              "perplexity": {str(r["k"]): r["perplexity"] for r in selection},
+              "tag_threshold": tag_threshold,
+              "tagged_customers": int(weights.loc[weights["is_interest"], "customer_id"].nunique()),
+              "topics": topics}
+    record_result(wh, "topics", result)
+    return result
 
 
 def _topic_inputs(wh: Warehouse, timezone: str) -> dict[str, pd.DataFrame]:

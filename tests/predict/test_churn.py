@@ -217,3 +217,15 @@ def test_metrics_tables():
     assert m.brier == pytest.approx(np.mean((p - y) ** 2))
     small = churn.evaluate([0, 1, 1], [0.1, 0.5, 0.9])
     assert len(small.lift) == 3
+
+
+def test_the_roc_curve_kept_for_the_report_has_the_auc_as_its_area():
+    rng = np.random.default_rng(4)
+    y = rng.random(5000) < 0.3
+    p = np.clip(0.3 + 0.2 * (y - 0.3) + rng.normal(0, 0.2, y.size), 0, 1)
+    m = churn.evaluate(y, p, max_roc_points=201)
+    fpr, tpr = np.array(m.roc_curve["fpr"]), np.array(m.roc_curve["tpr"])
+    assert len(fpr) <= 201 and (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(m.roc_auc, abs=0.01)
+    assert churn.evaluate(np.ones(20), np.linspace(0, 1, 20)).roc_curve == {}

@@ -326,7 +326,8 @@ class ChurnMetrics:
     ``calibration``: per decile of predicted probability (1 = lowest), ``n``, ``mean_predicted``,
     ``observed_rate``. ``lift``: per decile of predicted risk (1 = highest), ``n``,
     ``churn_rate``, ``lift`` (= churn_rate / base_rate) and ``cumulative_capture`` (share of all
-    churners in deciles 1..k).
+    churners in deciles 1..k). ``roc_curve``: ``fpr`` and ``tpr`` lists of the ROC curve, at
+    most ``max_roc_points`` points (empty when single-class).
     """
 
     status: str
@@ -338,6 +339,7 @@ class ChurnMetrics:
     brier: float
     calibration: tuple[dict, ...] = field(default=())
     lift: tuple[dict, ...] = field(default=())
+    roc_curve: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """Plain, JSON-serialisable dict."""
@@ -346,11 +348,12 @@ class ChurnMetrics:
         return d
 
 
-def evaluate(y_true, churn_prob, *, bins: int = 10) -> ChurnMetrics:
+def evaluate(y_true, churn_prob, *, bins: int = 10, max_roc_points: int = 201) -> ChurnMetrics:
     """Metrics of churn probabilities ``churn_prob`` (shape ``(n,)``, in [0, 1]) against
     observed labels ``y_true`` (1 = churned). ``bins`` quantile groups (fewer when there are
-    fewer customers)."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+    fewer customers); the ROC curve thinned to ``max_roc_points`` evenly spaced thresholds (the
+    first and last kept), for drawing."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
     y = np.asarray(y_true).astype(int).ravel()
     p = np.asarray(churn_prob, dtype=float).ravel()
@@ -368,7 +371,13 @@ def evaluate(y_true, churn_prob, *, bins: int = 10) -> ChurnMetrics:
         roc_auc=None if single else float(roc_auc_score(y, p)),
         pr_auc=None if single else float(average_precision_score(y, p)),
         brier=float(brier_score_loss(y, p, labels=[0, 1])),
-        calibration=_calibration(y, p, bins), lift=_lift(y, p, bins, churners))
+        calibration=_calibration(y, p, bins), lift=_lift(y, p, bins, churners),
+        roc_curve={} if single else _thin_curve(*roc_curve(y, p)[:2], max_roc_points))
+
+
+def _thin_curve(fpr: np.ndarray, tpr: np.ndarray, max_points: int) -> dict:
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), max_points)).round().astype(int))
+    return {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
 
 
 def _groups(p: np.ndarray, bins: int, descending: bool) -> np.ndarray:
