@@ -100,6 +100,9 @@ def test_rfm_degenerate(cells):
     only_low = pd.DataFrame({"r_score": [1], "f_score": [2], "customers": [5], "monetary_mean": [np.nan]})
     text = rfm_heatmap_reading(only_low)
     assert "0.0% are in the top corner" in text and "nan" not in text.lower()
+    unknown = cells.assign(monetary_mean=[np.nan, 100.0, np.nan, 50.0, 60.0])
+    assert "mean spend" not in rfm_heatmap_figure(unknown).data[0].hovertext[4][4]  # unknown, not 0
+    assert "spending" not in rfm_heatmap_reading(unknown)
 
 
 def test_segment_value(segments):

@@ -162,3 +162,18 @@ def test_bad_arguments(tables):
         probability_alive_reading(tables["alive"], frequency=99)
     with pytest.raises(InputError, match="numbers"):
         clv_distribution_figure(["a", "b"])
+
+
+def test_figures_are_self_contained_and_leave_plotly_settings_alone():
+    import plotly.io as pio
+
+    from jingzhun.report.customer_figures import lifecycle_funnel_figure
+    from jingzhun.report.health_figures import quarantine_figure
+
+    template, renderer = pio.templates.default, pio.renderers.default
+    figures = [clv_distribution_figure([1.0, 2.0, 50.0], lang="zh"),
+               lifecycle_funnel_figure(pd.DataFrame({"lifecycle_stage": ["new"], "customers": [3]})),
+               quarantine_figure(pd.DataFrame({"table_name": ["orders"], "reason_code": ["x"], "rows": [2]}))]
+    assert (pio.templates.default, pio.renderers.default) == (template, renderer)
+    for fig in figures:
+        assert "http" not in fig.to_json()  # nothing to fetch: the figure renders offline

@@ -164,7 +164,7 @@ def rfm_heatmap_figure(cells: pd.DataFrame, *, currency: str = "CNY", lang: str 
     count, spend, scores = grid
     def hover(i: int, j: int) -> str:
         line = f"R {scores[j]}, F {scores[i]}: {format_count(count[i, j])} {text['customers']}"
-        if count[i, j] > 0:
+        if np.isfinite(spend[i, j]):
             line += f"<br>{text['mean_spend']}: {format_money(spend[i, j], currency)}"
         return line
 
@@ -196,10 +196,12 @@ def rfm_heatmap_reading(cells: pd.DataFrame, *, currency: str = "CNY", lang: str
     k = max(scores[-1] - 1, 1)
     corner = np.ix_(np.asarray(scores) >= k, np.asarray(scores) >= k)
     top = count[corner].sum()
+    known = np.isfinite(spend[corner])
     extra = ""
-    if top > 0:
+    if count[corner][known].sum() > 0:
+        weights = count[corner][known]
         extra = text["rfm_spend"].format(
-            money=format_money((spend[corner] * count[corner]).sum() / top, currency))
+            money=format_money((spend[corner][known] * weights).sum() / weights.sum(), currency))
     return text["rfm_reading"].format(r=scores[j], f=scores[i], n=format_count(count[i, j]),
                                       share=format_percent(count[i, j] / total), total=format_count(total),
                                       top_share=format_percent(top / total), k=k, spend=extra)
@@ -207,7 +209,7 @@ def rfm_heatmap_reading(cells: pd.DataFrame, *, currency: str = "CNY", lang: str
 
 def _rfm_grid(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
     """(customers, mean spend) on the grid rows F x columns R, and the scores ``1..max``; None
-    without customers."""
+    without customers. The mean spend is over the customers with a known spend (NaN when none)."""
     frame = require_frame(cells, RFM_COLUMNS, "cells")
     data = frame.loc[:, list(RFM_COLUMNS)].apply(pd.to_numeric, errors="coerce")
     data = data.dropna(subset=["r_score", "f_score"])
@@ -222,12 +224,13 @@ def _rfm_grid(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[int]] |
     r = data["r_score"].astype(int).to_numpy() - 1
     f = data["f_score"].astype(int).to_numpy() - 1
     n = data["customers"].to_numpy(dtype=float)
-    money = data["monetary_mean"].fillna(0.0).to_numpy(dtype=float)
-    count = np.zeros((top, top))
-    amount = np.zeros((top, top))
+    money = data["monetary_mean"].to_numpy(dtype=float)
+    known = np.isfinite(money)
+    count, amount, counted = np.zeros((top, top)), np.zeros((top, top)), np.zeros((top, top))
     np.add.at(count, (f, r), n)
-    np.add.at(amount, (f, r), n * money)
-    spend = np.divide(amount, count, out=np.zeros_like(amount), where=count > 0)
+    np.add.at(amount, (f[known], r[known]), n[known] * money[known])
+    np.add.at(counted, (f[known], r[known]), n[known])
+    spend = np.divide(amount, counted, out=np.full_like(amount, np.nan), where=counted > 0)
     return count, spend, scores
 
 
