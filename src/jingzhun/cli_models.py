@@ -427,3 +427,42 @@ def _num(value, spec: str) -> str:
 
 def _p(value) -> str:
     return "—" if value is None else ("<0.0001" if value < 1e-4 else f"{value:.4f}")
+
+
+@app.command("report")
+def report(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder of report.html (created).")] = Path("report"),
+    lang: Annotated[str, typer.Option(help="Language of the report: en or zh.")] = "en",
+    campaign: Annotated[str | None, typer.Option(
+        help="Campaign of the results section (default: the latest with a control arm).",
+        show_default=False)] = None,
+    window_days: Annotated[float, typer.Option(
+        "--window", help="Attribution window of the results, in days.")] = 14.0,
+    margin: Annotated[float, typer.Option(
+        "--margin", help="Share of revenue kept as profit (for incremental profit and ROI).")] = 1.0,
+    control_share: Annotated[float | None, typer.Option(
+        "--control-share", help="Designed control share, for the sample-ratio check.",
+        show_default=False)] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a self-contained HTML report (works offline) of everything in the warehouse: data
+    health, customer base, customer value, models, the latest campaign plan and a campaign's
+    results -- figures with a one-sentence reading each. Sections whose inputs are missing say
+    which command makes them."""
+    from jingzhun import pipeline
+    from jingzhun.pipeline_report import build_report
+
+    with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
+        with _spinner("building the report", as_json):
+            result = build_report(wh, out_dir, lang=lang, campaign_id=campaign,
+                                  window_days=window_days, margin=margin, control_share=control_share)
+    _emit(result, as_json, print_report)
+
+
+def print_report(result: dict) -> None:
+    """Where the report is and what each section holds."""
+    for s in result["sections"]:
+        state = f"{s['panels']} figure(s)" if s["panels"] else f"[yellow]{s['note']}[/]"
+        out.print(f"  {s['title']}: {state}")
+    out.print(f"report: [bold]{result['path']}[/]")
