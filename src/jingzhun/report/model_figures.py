@@ -38,9 +38,10 @@ _LABELS = {
            "roc_beats": ", so it beats its baselines", "roc_loses": ", so {name} ranks churners better",
            "roc_no_model": "There is no churn model curve; the best baseline, {name}, has an AUC of {auc}.",
            "lift_none": "The churn model could not be backtested, so its lift cannot be read.",
-           "lift_read": ("In the backtest, the {top} of customers with the highest predicted risk churned "
-                         "at {rate}, {lift} times the overall rate of {base}{capture}."),
-           "top10": "tenth", "top_k": "group (1 of {k})", "sep": ", ",
+           "lift_read": ("In the backtest, the {top} churned at {rate}, {lift} times the overall rate of "
+                         "{base}{capture}."),
+           "top10": "tenth of customers with the highest predicted risk",
+           "top_k": "riskiest of {k} equal groups of customers", "sep": ", ",
            "capture": ", and the riskiest 30% held {share} of all churners",
            "sel_none": "No number of clusters was tried.",
            "sel_best": ("{k} clusters were chosen, where customers separate best (silhouette {s}, against "
