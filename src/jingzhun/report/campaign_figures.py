@@ -15,6 +15,7 @@ in whole units from 10 up, with cents below and for per-recipient amounts.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 
 import pandas as pd
@@ -483,7 +484,7 @@ def _labels(lang: str) -> dict:
 
 def _num(v) -> float | None:
     """A finite float, or None for None, NaN, infinities and non-numbers."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return None
     return float(v) if math.isfinite(v) else None
 
@@ -531,8 +532,7 @@ def _budget(plan: Mapping) -> float | None:
 
 
 def _plan_cost(totals: Mapping) -> float:
-    """``cost``, else contact plus offer cost, in the currency."""
-    if (cost := _num(totals.get("cost"))) is not None:
+    if (cost := _num(totals.get("cost"))) is not None:  # else contact plus offer cost
         return cost
     return (_num(totals.get("contact_cost")) or 0.0) + (_num(totals.get("offer_cost")) or 0.0)
 

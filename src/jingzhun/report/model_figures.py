@@ -10,6 +10,7 @@ exception on degenerate input, only on a bad ``lang``).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -243,7 +244,7 @@ def cluster_selection_reading(selection: Sequence[Mapping], chosen_k: int | None
 
 
 def _finite(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+    return not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
 
 
 def _roc_curves(roc_curves) -> list[tuple[str, dict]]:

@@ -20,6 +20,7 @@ the same input; degenerate input gives a sentence that says so, never an excepti
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -56,11 +57,11 @@ _LABELS = {
         "no_effect": ", but the campaign had no positive incremental effect overall ({total}) to capture",
         "dec_none": ("No score bin has both treated and control customers, so the observed uplift cannot "
                      "be read."),
-        "dec_read": ("Customers in the model's {top} showed an observed uplift of {u_top} against "
-                     "{u_bottom} in the {bottom}, so the ranking {verdict} on held-out customers."),
-        "dec_one": "Only the model's {top} can be read: its observed uplift is {u_top}.",
-        "holds": "holds up", "fails": "does not hold up", "top10": "top tenth", "bottom10": "bottom tenth",
-        "bin": "bin {b} of {k}", "points": "{v} points",
+        "dec_read": ("Customers in {top} showed an observed uplift of {u_top} against {u_bottom} in "
+                     "{bottom}, so the ranking {verdict} on held-out customers."),
+        "dec_one": "Only {top} can be read: its observed uplift is {u_top}.",
+        "holds": "holds up", "fails": "does not hold up", "top10": "the model's top tenth",
+        "bottom10": "its bottom tenth", "bin": "score bin {b} of {k}", "points": "{v} points",
     },
     "zh": {
         "qini_title": "Qini 曲线：按目标客户数的增量结果",
@@ -337,7 +338,7 @@ def _points(x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def _finite(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+    return not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
 
 
 def _signed(s: str) -> str:
