@@ -524,46 +524,76 @@ def _emit(result: dict, as_json: bool, printer: Callable[[dict], None]) -> None:
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the data, warehouse and "
-                                                        "key file.")] = Path("demo-output"),
-    customers: Annotated[int, typer.Option(help="Customers to simulate.")] = 2000,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the data, warehouse, key file "
+                                                        "and report.html.")] = Path("demo-output"),
+    customers: Annotated[int, typer.Option(help="Customers to simulate.")] = 10000,
     seed: Annotated[int, typer.Option(help="Random seed of the simulator.")] = 0,
+    data: Annotated[Path | None, typer.Option(
+        help="Run on a real data set instead of the simulator: the file or folder the --source "
+             "mapping reads.", show_default=False)] = None,
+    source: Annotated[str | None, typer.Option(
+        help="Built-in source mapping of --data (cdnow, completejourney, hillstrom, online_retail).",
+        show_default=False)] = None,
+    lang: Annotated[str, typer.Option(help="Language of the report: en or zh.")] = "en",
     as_json: JsonOpt = False,
 ) -> None:
-    """Simulate a retailer's raw exports (with realistic dirt), ingest them, build the customer
-    profile and its tags, fit BG/NBD + Gamma-Gamma for CLV, learn the uplift of its past SMS
-    campaign and plan a new campaign; print the accounting, the RFM segments, the fitted
-    parameters next to the simulator's true ones, the uplift learners and the plan."""
-    from jingzhun import pipeline
+    """The whole pipeline end to end: simulate a retailer's raw exports (with realistic dirt), or
+    read a real data set (--data with --source); ingest, profile and tag, RFM segments, CLV
+    (BG/NBD + Gamma-Gamma), churn backtest, clusters, interest topics, the uplift of the past
+    campaign, a new campaign plan and the past campaign's evaluation against its control group;
+    then write OUT/report.html. Steps the data cannot carry are skipped with the reason."""
+    from jingzhun import pipeline, pipeline_demo
 
+    if (data is None) != (source is None):
+        err.print("[red]error:[/] --data and --source go together (a real data set and its mapping)")
+        raise typer.Exit(2)
     with _errors_exit_2():
         secrets = pipeline.open_secrets(out_dir / "secret.key")
-        with _spinner("simulating, ingesting, profiling and fitting", as_json):
-            demo_run = pipeline.run_demo(out_dir, n_customers=customers, seed=seed, secrets=secrets)
-    db, results, status = demo_run["db"], demo_run["results"], demo_run["profile"]
-    segments, tags = demo_run["segments"], demo_run["tags"]
+        with _spinner("running the pipeline end to end (a minute or two)", as_json):
+            if data is None:
+                demo_run = pipeline_demo.run_demo(out_dir, n_customers=customers, seed=seed,
+                                                  secrets=secrets, lang=lang)
+            else:
+                demo_run = pipeline_demo.run_demo_on_data(out_dir, data=data, source=source,
+                                                          secrets=secrets, lang=lang)
     if as_json:
-        print(json.dumps({"db": str(db), **_summary(results), "profile": status,
-                          "segments": segments, "tags": tags, "clv": demo_run["clv"],
-                          "true_params": demo_run["true_params"], "uplift": demo_run["uplift"],
-                          "plan": demo_run["plan"]}, ensure_ascii=False, default=str))
+        steps = ("profile", "segments", "tags", "clv", "true_params", "churn", "clusters", "topics",
+                 "uplift", "plan", "evaluation", "report", "seconds")
+        print(json.dumps({"db": str(demo_run["db"]), **_summary(demo_run["results"]),
+                          **{k: demo_run[k] for k in steps}}, ensure_ascii=False, default=str))
         return
-    _print_results(results, f"demo: simulated retailer ingested into {db}")
-    _print_status(status, "profile")
-    for result in segments:
-        print_segments(result)
-    _print_tags(tags)
-    print_clv(demo_run["clv"], demo_run["true_params"])
-    from jingzhun.cli_models import print_plan, print_uplift
+    _print_demo(demo_run, out_dir)
 
-    for name, result, printer in (("uplift", demo_run["uplift"], print_uplift),
-                                  ("plan", demo_run["plan"], print_plan)):
+
+def _print_demo(demo_run: dict, out_dir: Path) -> None:
+    from jingzhun.cli_models import (
+        print_churn,
+        print_clusters,
+        print_evaluation,
+        print_plan,
+        print_topics,
+        print_uplift,
+    )
+
+    db = demo_run["db"]
+    _print_results(demo_run["results"], f"demo: ingested into {db}")
+    _print_status(demo_run["profile"], "profile")
+    for result in demo_run["segments"]:
+        print_segments(result)
+    _print_tags(demo_run["tags"])
+    steps = (("clv", lambda r: print_clv(r, demo_run["true_params"])), ("churn", print_churn),
+             ("clusters", print_clusters), ("topics", print_topics), ("uplift", print_uplift),
+             ("plan", print_plan), ("evaluation", print_evaluation))
+    for name, printer in steps:
+        result = demo_run[name]
         if "skipped" in result:
             err.print(f"[yellow]{name} skipped:[/] {result['skipped']}")
         else:
             printer(result)
-    out.print(f"warehouse: {db}   raw files: {out_dir / 'data'}   "
-              f"next: jz profile show CUSTOMER_ID --db {db} --key-file {out_dir / 'secret.key'}")
+    out.print(f"done in {demo_run['seconds']:.0f} s.  warehouse: {db}   report: "
+              f"[bold]{demo_run['report']['path']}[/]")
+    out.print(f"next: open the report in a browser, or jz profile show CUSTOMER_ID --db {db} "
+              f"--key-file {out_dir / 'secret.key'}")
 
 
 # the model commands beyond CLV live in their own module and register on the groups above

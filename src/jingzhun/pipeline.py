@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from jingzhun.config import Settings, check_timezone, load_settings
-from jingzhun.errors import ConfigError, JingzhunError
+from jingzhun.errors import ConfigError
 from jingzhun.ingest.load import IngestResult, ingest_file
 from jingzhun.ingest.mapping import load_mapping
 from jingzhun.ingest.pseudonymise import Secrets, load_secrets
@@ -497,36 +497,7 @@ def tags_list(wh: Warehouse | None, *, tags_file: str | Path | None = None) -> d
          "expression": r.expression, "customers": counts.get(r.name)} for r in rules]}
 
 
-# -- the demo --------------------------------------------------------------------------------------
-def run_demo(out: Path, *, n_customers: int, seed: int, secrets: Secrets) -> dict:
-    """Simulate a retailer into ``out``, ingest it, build the profile (in the simulator's time
-    zone) with the default tags and both RFM schemes, fit BG/NBD + Gamma-Gamma for CLV, learn the
-    uplift of the simulated SMS campaign and plan the demo campaign on it. Returns ``{"db",
-    "results", "profile", "segments", "tags", "clv", "true_params", "uplift", "plan"}``; the true
-    parameters are the simulator's, with Gamma-Gamma's scale ``v`` in the orders' CNY; ``uplift``
-    and ``plan`` are ``{"skipped": why}`` when the data are too small for them."""
-    from jingzhun.pipeline_predict import predict_clv
-    from jingzhun.simulate.retailer import TIMEZONE
-
-    db, results = simulate_and_ingest(out, n_customers=n_customers, seed=seed, secrets=secrets)
-    truth = json.loads((out / "data" / "truth.json").read_text(encoding="utf-8"))
-    with Warehouse(db) as wh:
-        status = profile_build(wh, timezone=TIMEZONE)
-        segments = [segment_rfm(wh, scheme=scheme) for scheme in ("11", "5")]
-        clv = predict_clv(wh)
-        tags = tags_list(wh)
-        campaign = truth["campaign"]["campaign_id"]
-        uplift = _demo_step(lambda: _predict_uplift(wh, campaign))
-        plan = _demo_step(lambda: _plan_demo_campaign(wh))
-    # a spend Z in USD is Gamma(p, nu), so Z * usd_to_cny is Gamma(p, nu / usd_to_cny): the rate
-    # nu / k of Gamma(q, v) rates is Gamma(q, k v)
-    spend = truth["gamma_gamma"] | {"v": truth["gamma_gamma"]["gamma"] * truth["usd_to_cny"]}
-    true_params = {"clv_bgnbd": {k: truth["bgnbd"][k] for k in ("r", "alpha", "a", "b")},
-                   "gamma_gamma": {k: spend[k] for k in ("p", "q", "v")}}
-    return {"db": db, "results": results, "profile": status, "segments": segments, "tags": tags,
-            "clv": clv, "true_params": true_params, "uplift": uplift, "plan": plan}
-
-
+# -- results as JSON ------------------------------------------------------------------------------
 def jsonable(value):
     """``value`` ready for JSON, recursively: NaN/inf -> None, numpy scalars -> Python, tuples ->
     lists, dict keys -> str (the pipeline functions' results go to ``--json``)."""
@@ -541,27 +512,3 @@ def jsonable(value):
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def _demo_step(step) -> dict:
-    """A model step of the demo, or ``{"skipped": why}`` when the (small) data cannot carry it --
-    the demo goes on and says so rather than failing."""
-    try:
-        return step()
-    except JingzhunError as exc:
-        return {"skipped": str(exc)}
-
-
-def _predict_uplift(wh: Warehouse, campaign_id: str) -> dict:
-    from jingzhun.pipeline_uplift import predict_uplift
-
-    return predict_uplift(wh, campaign_id=campaign_id, outcome="conversion")
-
-
-def _plan_demo_campaign(wh: Warehouse) -> dict:
-    """Plan the packaged demo campaign (``plan/examples/winback_demo.yaml``) on the warehouse."""
-    from jingzhun.pipeline_plan import plan_campaign
-    from jingzhun.plan.spec import load_spec
-
-    spec = load_spec(Path(__file__).parent / "plan" / "examples" / "winback_demo.yaml")
-    return plan_campaign(wh, spec)

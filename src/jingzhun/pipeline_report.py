@@ -323,13 +323,15 @@ def _models(wh: Warehouse, lang: str, text: dict):
         points = uplift["qini_curves"]
         panels.append(_panel(text["qini"], uplift_figures.qini_curves_figure(points, lang=lang),
                              uplift_figures.qini_reading(points, lang=lang)))
-        deciles = pd.DataFrame(uplift["deciles"])
-        panels.append(_panel(text["deciles"], uplift_figures.uplift_by_decile_figure(deciles, lang=lang),
-                             uplift_figures.uplift_deciles_reading(uplift["deciles"], lang=lang)))
+        deciles = uplift["deciles"]
+        panels.append(_panel(
+            text["deciles"], uplift_figures.uplift_by_decile_figure(pd.DataFrame(deciles), lang=lang),
+            uplift_figures.uplift_deciles_reading(deciles, outcome=uplift["outcome"], lang=lang)))
     if clusters and clusters.get("selection"):
         selection, k = clusters["selection"], clusters.get("k")
-        panels.append(_panel(text["k"], model_figures.cluster_selection_figure(selection, chosen_k=k, lang=lang),
-                             model_figures.cluster_selection_reading(selection, k, lang=lang)))
+        panels.append(_panel(
+            text["k"], model_figures.cluster_selection_figure(selection, chosen_k=k, lang=lang),
+            model_figures.cluster_selection_reading(selection, k, lang=lang)))
     return panels
 
 
@@ -344,7 +346,8 @@ def _plan(wh: Warehouse, lang: str, text: dict, currency: str):
     if row is None:
         raise _Missing("jz plan SPEC.yaml --db DB")
     plan = json.loads(row[0])
-    return [_panel(text["funnel"], f.plan_funnel_figure(plan, lang=lang), f.plan_funnel_reading(plan, lang=lang)),
+    return [_panel(text["funnel"], f.plan_funnel_figure(plan, lang=lang),
+                   f.plan_funnel_reading(plan, lang=lang)),
             _panel(text["budget"], f.plan_budget_figure(plan, currency=currency, lang=lang),
                    f.plan_budget_reading(plan, currency=currency, lang=lang)),
             _panel(text["forecast"], f.plan_forecast_figure(plan, currency=currency, lang=lang),

@@ -29,6 +29,7 @@ import pandas as pd
 
 from jingzhun.errors import ConfigError
 from jingzhun.pipeline import jsonable
+from jingzhun.pipeline_results import record_result
 from jingzhun.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -122,11 +123,14 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
         their difference with a 95% interval), ``learners`` (per learner: qini_auc, uplift_auc,
         uplift_at_30), ``chosen``, ``deciles`` (the chosen learner on the held-out part),
         ``response`` (the response model's ROC-AUC on the held-out contacted customers, 0/1
-        outcomes), ``rows_written``, ``run_id``.
+        outcomes), ``rows_written``, ``run_id``, ``as_of``, ``qini_curves`` (the learners' Qini
+        curves on the held-out part, thinned for drawing: ``report.uplift_figures``). Also
+        recorded in ``stage_results`` (stage ``uplift``, key = the campaign) for the report.
     """
     from jingzhun.predict.response import ResponseModel
     from jingzhun.predict.uplift import make_learner
     from jingzhun.predict.uplift_metrics import evaluate_uplift, uplift_by_decile
+    from jingzhun.report.uplift_figures import qini_curve_points
 
     if not 0 < test_share < 1:
         raise ConfigError(f"test_share must be in (0, 1), got {test_share!r}")
@@ -152,7 +156,7 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
     written = _write_scores(wh, data, final.predict(data.X), response.predict(data.X),
                             model=f"uplift_{chosen}", campaign_id=campaign_id, as_of=as_of, run_id=run_id)
     log.info("uplift %s/%s: %s chosen of %s; %d scores written", campaign_id, outcome, chosen, names, written)
-    return {"campaign_id": campaign_id, "arms": list(data.arms), "outcome": outcome,
+    result = {"campaign_id": campaign_id, "arms": list(data.arms), "outcome": outcome,
             "customers": int(data.y.size), "treatment": int(data.treatment.sum()),
             "control": int((data.treatment == 0).sum()), "features": list(data.X.columns),
             "features_as_of": None if feature_day is None else str(feature_day),
@@ -161,7 +165,10 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
             "deciles": jsonable(deciles.to_dict(orient="records")),
             "response": {"roc_auc": response_auc, "contacted": response.n_contacted_,
                          "rate": response.response_rate_},
-            "rows_written": written, "run_id": run_id}
+            "rows_written": written, "run_id": run_id, "as_of": str(as_of),
+            "qini_curves": qini_curve_points(data.y[test], data.treatment[test], scores)}
+    record_result(wh, "uplift", result, key=campaign_id)
+    return result
 
 
 def _response_auc(data, train: np.ndarray, test: np.ndarray, kind: str, seed: int) -> float | None:

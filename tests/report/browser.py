@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +148,10 @@ def _local_only(route, errors: list[str]) -> None:
     else:
         errors.append(f"external request blocked: {request_url}")
         route.abort()
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels of the PNG file ``path``, read from its header."""
+    head = Path(path).read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", head[16:24])

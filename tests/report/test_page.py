@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 from jingzhun.errors import InputError
 from jingzhun.report.page import MAX_TABLE_ROWS, Panel, Section, render_report, write_report
 
-from .browser import browser_or_skip, open_report
+from .browser import browser_or_skip, open_report, png_size
 
 EVIL = "<script>alert('x')</script>"
 
@@ -231,12 +230,6 @@ def test_write_report_creates_parents_and_writes_utf8(tmp_path):
     assert path.read_bytes().decode("utf-8") == html
 
 
-def _png_size(path: Path) -> tuple[int, int]:
-    head = path.read_bytes()[:24]
-    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
-    return struct.unpack(">II", head[16:24])
-
-
 def test_report_renders_in_headless_chromium(tmp_path):
     browser_or_skip()
     sections = _report()
@@ -255,7 +248,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
         assert view.errors == []
     assert [p.name for p in shots] == ["segments.png", "btyd.png", "uplift.png", "churn.png"]
     for shot in shots:
-        width, height = _png_size(shot)
+        width, height = png_size(shot)
         assert shot.stat().st_size > 5_000, shot
         assert width > 600 and height > 50, (shot, width, height)
 
