@@ -50,3 +50,28 @@ def test_demo_command_prints_the_accounting(tmp_path):
     assert summary["rows_read"] == (summary["rows_loaded"] + summary["rows_quarantined"]
                                     + summary["rows_duplicate"])
     assert (tmp_path / "d" / "jingzhun.duckdb").exists()
+    assert summary["report"]["path"] == str(tmp_path / "d" / "report.html")
+    assert (tmp_path / "d" / "report.html").stat().st_size > 1_000_000  # plotly.js inlined
+
+
+@pytest.mark.shared
+def test_demo_on_a_real_data_set_skips_what_its_tables_cannot_carry(tmp_path):
+    """Hillstrom has customers, sends and responses but no orders: the campaign is evaluated and
+    its uplift learned; the profile-based steps are skipped with the reason; the report says why."""
+    from tests.conftest import HILLSTROM_CSV
+
+    out = tmp_path / "h"
+    result = CliRunner().invoke(app, ["demo", "--data", str(HILLSTROM_CSV.parent), "--source",
+                                      "hillstrom", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)
+    assert "skipped" not in run["evaluation"] and "skipped" not in run["uplift"]
+    assert "no orders" in run["profile"]["skipped"] and "skipped" in run["churn"]
+    arms = {a["arm"]: a["recipients"] for a in run["evaluation"]["arms"]}
+    assert arms == {"control": 21_306, "mens_email": 21_307, "womens_email": 21_387}
+    notes = {s["key"]: s["note"] for s in run["report"]["sections"]}
+    assert notes["results"] is None and "no orders or events" in notes["customers"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "USD" in html and (out / "jingzhun.duckdb").exists()
+    bad = CliRunner().invoke(app, ["demo", "--data", str(HILLSTROM_CSV.parent), "--out", str(out)])
+    assert bad.exit_code == 2 and "--source" in bad.output

@@ -577,11 +577,13 @@ def _print_demo(demo_run: dict, out_dir: Path) -> None:
 
     db = demo_run["db"]
     _print_results(demo_run["results"], f"demo: ingested into {db}")
-    _print_status(demo_run["profile"], "profile")
+    if "skipped" not in demo_run["profile"]:
+        _print_status(demo_run["profile"], "profile")
+        _print_tags(demo_run["tags"])
     for result in demo_run["segments"]:
         print_segments(result)
-    _print_tags(demo_run["tags"])
-    steps = (("clv", lambda r: print_clv(r, demo_run["true_params"])), ("churn", print_churn),
+    steps = (("profile", lambda r: None), ("clv", lambda r: print_clv(r, demo_run["true_params"])),
+             ("churn", print_churn),
              ("clusters", print_clusters), ("topics", print_topics), ("uplift", print_uplift),
              ("plan", print_plan), ("evaluation", print_evaluation))
     for name, printer in steps:

@@ -443,6 +443,8 @@ def report(
     control_share: Annotated[float | None, typer.Option(
         "--control-share", help="Designed control share, for the sample-ratio check.",
         show_default=False)] = None,
+    currency: Annotated[str | None, typer.Option(
+        help="Currency of the money shown (default: the orders' own).", show_default=False)] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -456,7 +458,8 @@ def report(
     with _errors_exit_2(), pipeline.open_warehouse(db) as wh:
         with _spinner("building the report", as_json):
             result = build_report(wh, out_dir, lang=lang, campaign_id=campaign,
-                                  window_days=window_days, margin=margin, control_share=control_share)
+                                  window_days=window_days, margin=margin,
+                                  control_share=control_share, currency=currency)
     _emit(result, as_json, print_report)
 
 

@@ -73,7 +73,8 @@ def run_demo_on_data(out: Path, *, data: Path, source: str, secrets: Secrets,
     with Warehouse(db) as wh:
         results = _ingest_source(wh, spec, Path(data), secrets)
         campaign = _latest_campaign(wh)
-        run = analyse_warehouse(wh, out, timezone="UTC", campaign_id=campaign, control_share=None, lang=lang)
+        run = analyse_warehouse(wh, out, timezone="UTC", campaign_id=campaign, control_share=None,
+                                lang=lang, currency=spec.currency)
     return {"db": db, "results": results, "true_params": None, **run,
             "seconds": time.perf_counter() - started}
 
@@ -97,7 +98,7 @@ def _latest_campaign(wh: Warehouse) -> str | None:
 
 
 def analyse_warehouse(wh: Warehouse, out: Path, *, timezone: str, campaign_id: str | None,
-             control_share: float | None, lang: str) -> dict:
+                      control_share: float | None, lang: str, currency: str | None = None) -> dict:
     """Profile, segment, predict, plan, evaluate and report on an ingested warehouse."""
     from jingzhun.pipeline_churn import predict_churn
     from jingzhun.pipeline_evaluate import evaluate_campaign
@@ -106,12 +107,13 @@ def analyse_warehouse(wh: Warehouse, out: Path, *, timezone: str, campaign_id: s
     from jingzhun.pipeline_segment import segment_cluster, segment_topics
     from jingzhun.pipeline_uplift import predict_uplift
 
-    status = pipeline.profile_build(wh, timezone=timezone)
-    segments = [pipeline.segment_rfm(wh, scheme=scheme) for scheme in ("11", "5")]
-    clv = _step(lambda: predict_clv(wh))
+    status = _step(lambda: pipeline.profile_build(wh, timezone=timezone))
+    segments = ([] if "skipped" in status else
+                [pipeline.segment_rfm(wh, scheme=scheme) for scheme in ("11", "5")])
     no_campaign = "the data have no campaign with a control group"
     run = {
-        "profile": status, "segments": segments, "tags": pipeline.tags_list(wh), "clv": clv,
+        "profile": status, "segments": segments, "tags": pipeline.tags_list(wh),
+        "clv": _step(lambda: predict_clv(wh)),
         "churn": _step(lambda: predict_churn(wh)),
         "clusters": _step(lambda: segment_cluster(wh)),
         # a fixed number of topics: choosing it by perplexity fits 7 models (a minute here)
@@ -122,7 +124,8 @@ def analyse_warehouse(wh: Warehouse, out: Path, *, timezone: str, campaign_id: s
         "evaluation": (_step(lambda: evaluate_campaign(wh, campaign_id, control_share=control_share))
                        if campaign_id else {"skipped": no_campaign}),
     }
-    run["report"] = build_report(wh, out, lang=lang, campaign_id=campaign_id, control_share=control_share)
+    run["report"] = build_report(wh, out, lang=lang, campaign_id=campaign_id,
+                                 control_share=control_share, currency=currency)
     return run
 
 

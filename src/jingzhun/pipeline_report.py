@@ -50,7 +50,9 @@ _TEXT = {
         "funnel": "From audience to contacts", "budget": "Budget use",
         "forecast": "Targeted plan vs contacting everyone", "lift_ci": "Lift against control",
         "roi": "Incremental profit and ROI", "arms": "Arms",
-        "missing": "Not run yet: {command}", "failed": "Could not draw this section: {error}",
+        "missing": "Not run yet: {command}",
+        "no_activity": "The data have no orders or events, so there is no customer profile to draw.",
+        "failed": "Could not draw this section: {error}",
         "campaign": "Campaign {campaign} ({attribution} within {window:g} days)",
     },
     "zh": {
@@ -66,7 +68,9 @@ _TEXT = {
         "deciles": "按得分十分位的增益", "funnel": "从受众到触达", "budget": "预算使用",
         "forecast": "精准计划与全量触达对比", "lift_ci": "相对对照组的提升",
         "roi": "增量利润与投资回报率", "arms": "各组数据",
-        "missing": "尚未运行：{command}", "failed": "本节无法绘制：{error}",
+        "missing": "尚未运行：{command}",
+        "no_activity": "数据中没有订单或行为事件，因此没有可展示的客户画像。",
+        "failed": "本节无法绘制：{error}",
         "campaign": "活动 {campaign}（{attribution}，{window:g} 天内）",
     },
 }
@@ -74,7 +78,8 @@ _TEXT = {
 
 def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
                  campaign_id: str | None = None, window_days: float = 14.0, margin: float = 1.0,
-                 control_share: float | None = None, holdout_weeks: float = 26.0) -> dict:
+                 control_share: float | None = None, holdout_weeks: float = 26.0,
+                 currency: str | None = None) -> dict:
     """Write ``out_dir/report.html`` from the warehouse.
 
     Parameters
@@ -89,6 +94,8 @@ def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
         revenue kept as profit, designed control share).
     holdout_weeks : float, default 26
         Hold-out of the BG/NBD calibration check, in weeks.
+    currency : str, optional
+        Currency of the money shown; default the orders' most common one.
 
     Returns
     -------
@@ -102,7 +109,7 @@ def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
         raise ConfigError(f"lang must be one of {sorted(_TEXT)}, got {lang!r}")
     text = _TEXT[lang]
     as_of = _as_of(wh)
-    currency = _currency(wh)
+    currency = currency or _currency(wh)
     builders = (("data-health", "health", lambda: _health(wh, lang, text)),
                 ("customers", "customers", lambda: _customers(wh, lang, text, currency)),
                 ("value", "value", lambda: _value(wh, lang, text, currency, holdout_weeks)),
@@ -127,7 +134,9 @@ def _section(key: str, title: str, build, text: dict):
     try:
         panels = tuple(build())
     except _Missing as missing:
-        return Section(key=key, title=title, note=text["missing"].format(command=missing.command))
+        note = (text["missing"].format(command=missing.command) if missing.command
+                else text["no_activity"])
+        return Section(key=key, title=title, note=note)
     except (JingzhunError, ValueError, KeyError) as exc:
         log.warning("report section %s: %s", key, exc)
         return Section(key=key, title=title, note=text["failed"].format(error=exc))
@@ -135,9 +144,10 @@ def _section(key: str, title: str, build, text: dict):
 
 
 class _Missing(Exception):
-    """A section's inputs are not in the warehouse; ``command`` makes them."""
+    """A section's inputs are not in the warehouse; ``command`` makes them (None: no command can,
+    the data have no orders or events)."""
 
-    def __init__(self, command: str):
+    def __init__(self, command: str | None):
         super().__init__(command)
         self.command = command
 
@@ -157,6 +167,14 @@ def _require(wh: Warehouse, table: str, command: str) -> None:
         raise _Missing(command)
 
 
+def _require_profile(wh: Warehouse) -> None:
+    tables = wh.table_names()
+    if "customer_profile" not in tables:
+        activity = sum(wh.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                       for t in ("orders", "events") if t in tables)
+        raise _Missing("jz profile build --db DB" if activity else None)
+
+
 def _as_of(wh: Warehouse) -> date | None:
     from jingzhun import pipeline
 
@@ -165,10 +183,10 @@ def _as_of(wh: Warehouse) -> date | None:
 
 
 def _currency(wh: Warehouse) -> str:
-    if "orders" not in wh.table_names():
-        return "CNY"
-    row = wh.con.execute("SELECT mode(currency) FROM orders").fetchone()
-    return row[0] if row and row[0] else "CNY"
+    """The orders' most common currency; a neutral word where no order says it."""
+    row = (wh.con.execute("SELECT mode(currency) FROM orders").fetchone()
+           if "orders" in wh.table_names() else None)
+    return row[0] if row and row[0] else "money"
 
 
 # -- 1. data health ------------------------------------------------------------------------------
@@ -199,7 +217,7 @@ def _health(wh: Warehouse, lang: str, text: dict):
 def _customers(wh: Warehouse, lang: str, text: dict, currency: str):
     from jingzhun.report import customer_figures as f
 
-    _require(wh, "customer_profile", "jz profile build --db DB")
+    _require_profile(wh)
     panels = []
     if "segments" in wh.table_names():
         cells = _df(wh, """SELECT s.r_score, s.f_score, count(*) AS customers,
@@ -236,7 +254,7 @@ def _customers(wh: Warehouse, lang: str, text: dict, currency: str):
 def _value(wh: Warehouse, lang: str, text: dict, currency: str, holdout_weeks: float):
     from jingzhun.report import btyd_figures, value_figures
 
-    _require(wh, "customer_profile", "jz profile build --db DB")
+    _require_profile(wh)
     clv = _df(wh, "SELECT clv FROM customer_profile WHERE clv IS NOT NULL")["clv"].to_numpy(float)
     if clv.size == 0:
         raise _Missing("jz predict clv --db DB")

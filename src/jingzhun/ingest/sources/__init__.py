@@ -37,6 +37,8 @@ class Source:
     description: str
     path_hint: str  # what PATH must be, e.g. "CDNOW_master.txt" or "the Parquet folder"
     ingest: Callable[..., list]
+    #: currency of its money columns where no table says it (a source without orders)
+    currency: str | None = None
 
     def check_file(self, path: Path) -> None:
         """``InputError`` saying what PATH should be when ``path`` is not a file."""

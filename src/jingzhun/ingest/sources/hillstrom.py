@@ -123,4 +123,5 @@ SOURCE = Source(
                 "control arm; customers, sends, responses",
     path_hint="Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv",
     ingest=ingest,
+    currency="USD",  # the spend column, in US dollars (Hillstrom 2008)
 )
