@@ -469,3 +469,53 @@ def print_report(result: dict) -> None:
         state = f"{s['panels']} figure(s)" if s["panels"] else f"[yellow]{s['note']}[/]"
         out.print(f"  {s['title']}: {state}")
     out.print(f"report: [bold]{result['path']}[/]")
+
+
+@app.command("power")
+def power(
+    base_rate: Annotated[float, typer.Option(help="The control group's conversion rate, e.g. 0.05.",
+                                             show_default=False)],
+    treatment: Annotated[int, typer.Option(help="Recipients in the treated arm.", show_default=False)],
+    control: Annotated[int, typer.Option(help="Recipients in the control group.", show_default=False)],
+    effect: Annotated[float | None, typer.Option(
+        help="An absolute lift to test, e.g. 0.01 for one point: prints the power to detect it.",
+        show_default=False)] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level (two-sided).")] = 0.05,
+    target_power: Annotated[float, typer.Option("--power", help="Power of the minimum detectable "
+                                                                "effect.")] = 0.8,
+    as_json: JsonOpt = False,
+) -> None:
+    """Before a campaign: the smallest lift in a conversion rate that arms of these sizes detect
+    (two-proportion z-test), and the power to detect a given lift."""
+    from jingzhun.errors import ConfigError
+    from jingzhun.evaluate import stats
+    from jingzhun.pipeline import jsonable
+
+    with _errors_exit_2():
+        if treatment < 1 or control < 1 or not 0 < base_rate < 1:
+            raise ConfigError(f"need --treatment and --control >= 1 and 0 < --base-rate < 1, got "
+                              f"{treatment}, {control} and {base_rate}")
+        mde = stats.mde_two_proportions(treatment, control, base_rate, alpha=alpha, power=target_power)
+        result = {"base_rate": base_rate, "treatment": treatment, "control": control, "alpha": alpha,
+                  "power": target_power, "mde_abs": mde, "mde_rel": mde / base_rate}
+        if effect is not None:
+            result["effect"] = effect
+            result["power_at_effect"] = stats.power_two_proportions(treatment, control, base_rate,
+                                                                    effect, alpha=alpha)
+    _emit(jsonable(result), as_json, print_power)
+
+
+def print_power(result: dict) -> None:
+    """The minimum detectable effect and, when asked, the power at an effect."""
+    out.print(f"{result['treatment']:,} treated and {result['control']:,} control recipients at a "
+              f"{result['base_rate']:.2%} base rate detect a lift of {_points(result['mde_abs'])} "
+              f"({_num(result['mde_rel'], '.0%')} relative) with {result['power']:.0%} power "
+              f"at alpha {result['alpha']:g}.")
+    if "power_at_effect" in result:
+        out.print(f"power to detect a lift of {_points(result['effect'])}: "
+                  f"{_num(result['power_at_effect'], '.1%')}")
+
+
+def _points(rate_difference: float | None) -> str:
+    """A difference of two rates in percentage points ("1.48 points")."""
+    return "—" if rate_difference is None else f"{100 * rate_difference:.2f} points"

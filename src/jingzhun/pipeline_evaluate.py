@@ -173,7 +173,8 @@ def evaluate_campaign(wh: Warehouse, campaign_id: str, *, window_days: float = 1
         ``orders``, ``revenue``, ``revenue_per_recipient``, ``margin_amount``, ``cost``),
         ``comparisons`` (per treated arm and metric: ``arm``, ``metric``, ``test``, ``lift_abs``,
         ``ci_low``, ``ci_high``, ``lift_rel``, ``rel_ci_low``, ``rel_ci_high``, ``p_value``,
-        ``p_adjusted`` (Holm), ``status``; revenue also ``bootstrap_ci_low``/``_high``; metric
+        ``p_adjusted`` (Holm), ``status``; rates also ``mde_abs``, the smallest lift the test
+        had 80% power to detect; revenue also ``bootstrap_ci_low``/``_high``; metric
         ``revenue_per_recipient_cuped`` when CUPED ran), ``cuped`` (``pre_days``, ``ran``,
         ``theta``, ``variance_reduction``, or the ``reason`` it did not run), ``economics`` (per
         treated arm: incremental conversions, revenue, profit, cost, ROI), ``srm`` (the
@@ -212,7 +213,7 @@ def evaluate_campaign(wh: Warehouse, campaign_id: str, *, window_days: float = 1
             treated, held = (stats.ArmStats(int(x.n), float(getattr(x, column)), float(getattr(x, column)))
                              for x in (r, control))
             rate = stats.compare_proportions(treated, held, metric=metric, alpha=alpha)
-            comparisons.append((arm, rate, {}))
+            comparisons.append((arm, rate, _mde(stats, treated, held, alpha)))
         treated, held = (_revenue_stats(x, stats) for x in (r, control))
         revenue = stats.compare_means(treated, held, metric="revenue_per_recipient", alpha=alpha)
         comparisons.append((arm, revenue, _bootstrap(revenue_by_arm, arm, alpha, seed, stats)))
@@ -227,6 +228,14 @@ def evaluate_campaign(wh: Warehouse, campaign_id: str, *, window_days: float = 1
             "economics": economics,
             "srm": _srm(wh, campaign_id, {a: int(r.n) for a, r in by_arm.items()}, stats,
                         control_share)}
+
+
+def _mde(stats, treated, held, alpha: float) -> dict:
+    """The smallest absolute lift of the rate this test had an 80% chance to detect."""
+    base = held.mean
+    if not 0 < base < 1:
+        return {"mde_abs": None}
+    return {"mde_abs": stats.mde_two_proportions(treated.n, held.n, base, alpha=alpha, power=0.8)}
 
 
 def _revenue_stats(r, stats):

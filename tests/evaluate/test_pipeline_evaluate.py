@@ -146,3 +146,31 @@ def test_hillstrom_has_no_orders_so_responses_carry_the_conversions(hillstrom_wa
         assert result["attribution"] == "responses"
         with pytest.raises(ConfigError, match="cannot be attributed by orders"):
             evaluate_campaign(wh, "hillstrom_2008", attribution="orders")
+
+
+def test_power_before_a_campaign_and_the_mde_after_it(simulated_retailer):
+    """``jz power`` gives the minimum detectable lift of arms of given sizes and the power at a
+    lift; the evaluation reports the same MDE for the arms it measured."""
+    from statsmodels.stats.power import normal_power_het
+
+    source, truth = simulated_retailer(3000, 5)
+    with Warehouse(source) as wh:
+        result = evaluate_campaign(wh, truth["campaign"]["campaign_id"])
+    arms = {a["arm"]: a for a in result["arms"]}
+    conversion = next(c for c in result["comparisons"] if c["metric"] == "conversion")
+    n_t, n_c = arms["treatment"]["recipients"], arms["control"]["recipients"]
+    base = arms["control"]["conversion_rate"]
+    cli = CliRunner().invoke(app, ["power", "--base-rate", str(base), "--treatment", str(n_t),
+                                   "--control", str(n_c), "--effect", "0.05", "--json"])
+    assert cli.exit_code == 0, cli.output
+    data = json.loads(cli.stdout)
+    assert data["mde_abs"] == pytest.approx(conversion["mde_abs"], rel=1e-12)
+    mde, p_t = data["mde_abs"], base + data["mde_abs"]
+    std = (base * (1 - base) / n_c + p_t * (1 - p_t) / n_t) ** 0.5
+    assert normal_power_het(mde, 1, 0.05, std_null=std, std_alternative=std) == pytest.approx(0.8, abs=1e-4)
+    p_t = base + 0.05
+    std = (base * (1 - base) / n_c + p_t * (1 - p_t) / n_t) ** 0.5
+    want = normal_power_het(0.05, 1, 0.05, std_null=std, std_alternative=std)
+    assert data["power_at_effect"] == pytest.approx(want, rel=1e-9)
+    bad = CliRunner().invoke(app, ["power", "--base-rate", "0", "--treatment", "10", "--control", "10"])
+    assert bad.exit_code == 2 and "base-rate" in bad.output

@@ -270,7 +270,7 @@ def _table_context(frame: pd.DataFrame, table_id: str, chrome: dict[str, str]) -
     cut = total - len(shown)
     return {
         "html": Markup(html),
-        "align_css": Markup(f"{align} {{ text-align: right; }}") if numeric else None,
+        "align_css": Markup(f"{align} {{ text-align: right; white-space: nowrap; }}") if numeric else None,
         "cut_note": chrome["rows_cut"].format(shown=len(shown), total=total, cut=cut) if cut else None,
     }
 
@@ -357,7 +357,9 @@ section.report-section h2 { margin: 0 0 14px; font-size: 22px; padding-bottom: 6
 table.data-table { border-collapse: collapse; font-size: 13.5px; font-variant-numeric: tabular-nums;
   min-width: 40%; }
 table.data-table th, table.data-table td { padding: 5px 12px; border-bottom: 1px solid var(--line);
-  text-align: left; white-space: nowrap; }
+  text-align: left; vertical-align: top; }
+table.data-table th { white-space: nowrap; }
+table.data-table td { overflow-wrap: anywhere; }
 table.data-table thead th { background: #f0f3f7; font-weight: 600; border-bottom: 2px solid #d5dbe3; }
 table.data-table tbody tr:nth-child(even) { background: #fafbfc; }
 .rows-cut { margin: 6px 0 0; font-size: 13px; color: var(--muted); }
