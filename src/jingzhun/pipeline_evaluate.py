@@ -65,33 +65,26 @@ def _outcomes_sql(window_days: float, attribution: str, pre_days: float | None) 
               ON r.campaign_id = s.campaign_id AND r.customer_id = s.customer_id
             WHERE s.campaign_id = $1
             GROUP BY s.arm, s.customer_id)"""]
-    outcome = "p.conversion AS converted, p.revenue AS y, p.orders AS n_orders"
-    joins = ""
+    outcome, pre, joins = "p.conversion AS converted, p.revenue AS y, p.orders AS n_orders", "0.0 AS x", ""
     if attribution == "orders":
+        # one pass over the recipients' orders from the pre-period start to the window's end
+        window = f"s.sent_at + to_seconds({float(window_days) * 86400.0})"
+        start = "s.sent_at" if pre_days is None else f"s.sent_at - to_seconds({float(pre_days) * 86400.0})"
+        in_window = "o.ordered_at >= s.sent_at"
         ctes.append(f"""ordered AS (
-            SELECT s.arm, s.customer_id, count(o.order_id) AS orders,
-                   coalesce(sum(CAST(o.total_amount AS DOUBLE)), 0) AS revenue
+            SELECT s.arm, s.customer_id, count(o.order_id) FILTER (WHERE {in_window}) AS orders,
+                   coalesce(sum(CAST(o.total_amount AS DOUBLE)) FILTER (WHERE {in_window}), 0) AS revenue,
+                   coalesce(sum(CAST(o.total_amount AS DOUBLE)) FILTER (WHERE NOT {in_window}), 0) AS spend
             FROM sends s LEFT JOIN orders o
               ON o.customer_id = s.customer_id AND o.status != 'cancelled'
-             AND o.ordered_at >= s.sent_at
-             AND o.ordered_at <= s.sent_at + to_seconds({float(window_days) * 86400.0})
+             AND o.ordered_at >= {start} AND o.ordered_at <= {window}
             WHERE s.campaign_id = $1
             GROUP BY s.arm, s.customer_id)""")
-        joins += " JOIN ordered o USING (arm, customer_id)"
+        joins = " JOIN ordered o USING (arm, customer_id)"
         outcome = ("CASE WHEN o.orders > 0 THEN 1 ELSE 0 END AS converted, o.revenue AS y, "
                    "o.orders AS n_orders")
-    pre = "0.0 AS x"
-    if pre_days is not None:
-        ctes.append(f"""pre AS (
-            SELECT s.arm, s.customer_id, coalesce(sum(CAST(o.total_amount AS DOUBLE)), 0) AS spend
-            FROM sends s LEFT JOIN orders o
-              ON o.customer_id = s.customer_id AND o.status != 'cancelled'
-             AND o.ordered_at < s.sent_at
-             AND o.ordered_at >= s.sent_at - to_seconds({float(pre_days) * 86400.0})
-            WHERE s.campaign_id = $1
-            GROUP BY s.arm, s.customer_id)""")
-        joins += " JOIN pre x USING (arm, customer_id)"
-        pre = "x.spend AS x"
+        if pre_days is not None:
+            pre = "o.spend AS x"
     return f"""
         WITH {", ".join(ctes)},
         outcomes AS (SELECT p.*, {outcome}, {pre} FROM per_customer p{joins})"""
