@@ -26,6 +26,7 @@ bench: install
 	$(BIN)/python bench/btyd.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/evaluate.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
