@@ -98,15 +98,16 @@ def test_budget_figure_stacks_the_costs_under_the_budget_line():
 
 
 def test_budget_reading_says_what_share_of_the_budget_is_spent():
-    assert cf.plan_budget_reading(PLAN) == ("The plan spends 36 of its 50 CNY budget (72.0%) on 500 contacts "
-                                            "(300 SMS, 200 email).")
-    assert cf.plan_budget_reading(PLAN, lang="zh") == ("该计划在 50 元预算中花费 36 元（72.0%），"
+    assert cf.plan_budget_reading(PLAN) == ("The plan spends 36.00 of its 50.00 CNY budget (72.0%) on 500 "
+                                            "contacts (300 SMS, 200 email).")
+    assert cf.plan_budget_reading(PLAN, lang="zh") == ("该计划在 50.00 元预算中花费 36.00 元（72.0%），"
                                                        "触达 500 人（短信 300、邮件 200）。")
     no_cap = {**PLAN, "budget": None}
     assert cf.plan_budget_reading(no_cap, currency="USD").endswith("with no budget cap.")
     assert "no budget cap" in cf.plan_budget_figure(no_cap).layout.title.text
     free = {"forecast": {"contacts": 3, "cost": 0.0}, "budget": 10}
-    assert cf.plan_budget_reading(free) == "The plan spends 0.00 of its 10 CNY budget (0.0%) on 3 contacts."
+    assert cf.plan_budget_reading(free) == ("The plan spends 0.00 of its 10.00 CNY budget (0.0%) on "
+                                            "3 contacts.")
 
 
 def test_forecast_figure_puts_counts_and_money_in_two_panels():
@@ -178,7 +179,7 @@ def test_lift_reading_without_a_test_or_an_extra_conversion():
                                  "cost_per_incremental_conversion": None}]}
     text = cf.lift_reading(evaluation)
     assert text == ("The treatment arm lowered conversion by 0.5 points (no test possible) with no extra "
-                    "conversions for its 46 CNY of cost.")
+                    "conversions for its 46.05 CNY of cost.")
     assert "nan" not in text.lower() and "none" not in text.lower()
     fig = cf.lift_figure(evaluation)
     assert list(fig.data[0].error_x.array) == [0.0]
@@ -196,8 +197,8 @@ def test_roi_waterfall_adds_up_to_the_incremental_profit():
 def test_roi_reading_cautions_when_the_revenue_interval_includes_zero():
     assert cf.roi_reading(EVALUATION) == (
         "The treatment arm brought 1,600 CNY of incremental revenue and 760 CNY of incremental profit for "
-        f"40 CNY of cost (ROI 1,900.0%), but the revenue lift's 95% CI ({M}1.50 to 5.50 CNY per recipient) "
-        "includes 0, so it may be chance.")
+        f"40.00 CNY of cost (ROI 1,900.0%), but the revenue lift's 95% CI ({M}1.50 to 5.50 CNY per "
+        "recipient) includes 0, so it may be chance.")
     sure = {**EVALUATION, "comparisons": [
         _comparison("treatment", "revenue_per_recipient", 2.0, 0.5, 3.5, 0.01),
         _comparison("treatment", "revenue_per_recipient_cuped", 2.0, None, None, None)]}
@@ -214,8 +215,8 @@ def test_roi_reading_at_zero_cost_and_with_several_arms():
                                  "cost": 0.0, "roi": None},
                                 {"arm": "b", "incremental_revenue": 5.0, "incremental_profit": 2.0,
                                  "cost": 3.0, "roi": 0.6667}]}
-    assert cf.roi_reading(evaluation) == ("The best of 2 arms, the a arm, brought 10 CNY of incremental "
-                                          "revenue and 10 CNY of incremental profit at no cost.")
+    assert cf.roi_reading(evaluation) == ("The best of 2 arms, the a arm, brought 10.00 CNY of incremental "
+                                          "revenue and 10.00 CNY of incremental profit at no cost.")
     assert "a n/a" in cf.roi_figure(evaluation).layout.title.text
 
 

@@ -75,20 +75,21 @@ def test_rfm_heatmap_figure(cells):
     assert isinstance(trace, go.Heatmap) and list(trace.x) == [1, 2, 3, 4, 5] == list(trace.y)
     z = np.asarray(trace.z)
     assert z[0, 0] == 400 and z[0, 4] == 300 and z[4, 4] == 100 and z[2, 2] == 0  # rows F, columns R
-    assert trace.text[0][4] == "300" and "CNY 500" in trace.hovertext[4][4]
+    assert trace.text[0][4] == "300" and "500 CNY" in trace.hovertext[4][4]
     assert "mean spend" not in trace.hovertext[2][2]  # an empty cell has no spend to show
     assert fig.layout.xaxis.title.text.startswith("Recency score R")
     zh = rfm_heatmap_figure(cells, currency="USD", lang="zh")
-    assert zh.layout.yaxis.title.text.startswith("购买频次评分 F") and "USD 500" in zh.data[0].hovertext[4][4]
+    assert zh.layout.yaxis.title.text.startswith("购买频次评分 F") and "500 USD" in zh.data[0].hovertext[4][4]
 
 
 def test_rfm_heatmap_reading(cells):
     text = rfm_heatmap_reading(cells)
     assert text.startswith("The largest group is R 1 × F 1 with 400 customers (40.0% of 1,000);")
-    assert "15.0% are in the top corner (R ≥ 4 and F ≥ 4" in text and "CNY 433 each" in text
+    assert "15.0% are in the top corner (R ≥ 4 and F ≥ 4" in text and "433 CNY each" in text
     zh = rfm_heatmap_reading(cells, currency="USD", lang="zh")
     assert zh.startswith("客户最多的格子是 R1×F1，共 400 人") and "15.0% 的客户位于右上角" in zh
-    assert "USD 433" in zh
+    assert "433 USD" in zh
+    assert "人均消费 433 元" in rfm_heatmap_reading(cells, lang="zh")  # CNY is 元 in Chinese
 
 
 def test_rfm_degenerate(cells):
@@ -111,11 +112,11 @@ def test_segment_value(segments):
     assert list(fig.data[0].x) == ["Champions", "Others", "Hibernating"]  # by share of spend
     np.testing.assert_allclose(fig.data[1].y, [100 * 412 / 824, 100 * 312 / 824, 100 * 100 / 824])
     np.testing.assert_allclose(fig.data[0].y, [13.1, 36.9, 50.0])
-    assert "mean CLV CNY 1,000" in fig.data[0].hovertext[0] and "CLV" not in fig.data[0].hovertext[1]
+    assert "mean CLV 1,000 CNY" in fig.data[0].hovertext[0] and "CLV" not in fig.data[0].hovertext[1]
     assert segment_value_reading(segments) == ("Champions are 13.1% of customers and bring 50.0% of spend "
-                                               "(CNY 412,000).")
+                                               "(412,000 CNY).")
     zh = segment_value_reading(segments.assign(label=["重要价值", "沉睡", "其他"]), currency="USD", lang="zh")
-    assert zh == "“重要价值”占客户的 13.1%，贡献了 50.0% 的消费额（USD 412,000）。"
+    assert zh == "“重要价值”占客户的 13.1%，贡献了 50.0% 的消费额（412,000 USD）。"
     assert segment_value_figure(segments, lang="zh").data[1].name == "消费占比"
 
 
@@ -137,8 +138,12 @@ def test_lifecycle(stages):
     assert lifecycle_reading(stages) == ("Of 1,000 customers, 60.0% are active (new, active or reactivated), "
                                          "22.0% are lapsing (at risk or dormant) and 18.0% are lost.")
     zh = lifecycle_funnel_figure(stages, lang="zh")
-    assert list(zh.data[0].x) == ["潜在", "新客", "活跃", "回流", "有流失风险", "沉睡", "流失"]
-    assert lifecycle_reading(stages, lang="zh").startswith("在 1,000 名客户中，60.0% 处于活跃状态")
+    # the stage names of the customer cards (profile.lifecycle.STAGE_LABELS)
+    assert list(zh.data[0].x) == ["潜在客户", "新客", "活跃客户", "回流客户", "流失预警", "沉睡客户",
+                                  "流失客户"]
+    assert lifecycle_reading(stages, lang="zh") == ("在 1,000 名客户中，60.0% 处于活跃状态"
+                                                    "（新客、活跃客户、回流客户），22.0% 正在流失"
+                                                    "（流失预警、沉睡客户），18.0% 已流失。")
 
 
 def test_lifecycle_unknown_stage_and_prospects(stages):

@@ -10,9 +10,6 @@ import pytest
 
 from jingzhun.errors import InputError
 from jingzhun.report.health_figures import (
-    format_count,
-    format_money,
-    format_percent,
     ingest_accounting_figure,
     ingest_accounting_reading,
     quarantine_examples_table,
@@ -34,13 +31,6 @@ def reasons() -> pd.DataFrame:
     return pd.DataFrame({"table_name": ["orders", "orders", "customers", "orders"],
                          "reason_code": ["bad_date", "negative_amount", "bad_email", "bad_date"],
                          "rows": [40, 30, 6, 20]})
-
-
-def test_format_helpers():
-    assert format_count(12345) == "12,345"
-    assert format_percent(0.99123) == "99.1%"
-    assert format_money(1234.5, "CNY") == "CNY 1,234" and format_money(12.5, "USD") == "USD 12.50"
-    assert format_percent(float("nan")) == "–"
 
 
 def test_ingest_accounting_figure(runs):

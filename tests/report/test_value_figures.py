@@ -9,8 +9,6 @@ import plotly.graph_objects as go
 import pytest
 
 from jingzhun.errors import InputError
-from jingzhun.predict.btyd import BetaGeoModel
-from jingzhun.predict.btyd.checking import calibration_holdout_table, probability_alive_matrix, tracking_table
 from jingzhun.report.value_figures import (
     calibration_holdout_reading,
     clv_distribution_figure,
@@ -18,29 +16,6 @@ from jingzhun.report.value_figures import (
     probability_alive_reading,
     tracking_reading,
 )
-from jingzhun.simulate import simulate_bgnbd
-
-
-@pytest.fixture(scope="module")
-def model() -> BetaGeoModel:
-    """BG/NBD at the published CDNOW estimates (weeks)."""
-    m = BetaGeoModel()
-    m.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-    return m
-
-
-@pytest.fixture(scope="module")
-def tables(model) -> dict:
-    rng = np.random.default_rng(5)
-    summary = simulate_bgnbd(500, **model.params_, T=rng.uniform(27, 39, 500), seed=rng)
-    summary["frequency_holdout"] = rng.poisson(1.0, 500)
-    summary["duration_holdout"] = 39.0
-    first = rng.integers(0, 84, 300) / 7.0
-    repeat = rng.uniform(0, 30, 600)
-    return {"calibration": calibration_holdout_table(model, summary),
-            "tracking": tracking_table(model, first, repeat, periods=30, calibration_periods=20),
-            "alive": probability_alive_matrix(model, max_frequency=15, T=38.86)}
-
 
 # --------------------------------------------------------------------------- CLV
 
@@ -49,12 +24,13 @@ def test_clv_reading_numbers():
     # ten customers: total 1,500; median (50 + 60) / 2 = 55; mean 150; top 20% = 600 + 500 = 73.3%
     clv = [0, 10, 20, 40, 50, 60, 100, 120, 500, 600, np.nan]
     text = clv_reading(clv)
-    assert text == ("Over the next 52 weeks the median customer is predicted to bring CNY 55.00 and the "
-                    "average one CNY 150; the top 20% of customers hold 73.3% of the total predicted "
-                    "value of CNY 1,500.")
+    assert text == ("Over the next 52 weeks the median customer is predicted to bring 55.00 CNY and the "
+                    "average one 150 CNY; the top 20% of customers hold 73.3% of the total predicted "
+                    "value of 1,500 CNY.")
     zh = clv_reading(clv, currency="USD", horizon_weeks=26, lang="zh")
-    assert zh == ("未来 26 周，客户预测价值的中位数为 USD 55.00，平均为 USD 150；价值最高的 20% 客户贡献了"
-                  "总预测价值 USD 1,500 的 73.3%。")
+    assert zh == ("未来 26 周，客户预测价值的中位数为 55.00 USD，平均为 150 USD；价值最高的 20% 客户贡献了"
+                  "总预测价值 1,500 USD 的 73.3%。")
+    assert "中位数为 55.00 元" in clv_reading(clv, lang="zh")  # CNY is 元 in Chinese
 
 
 def test_clv_distribution_figure():
@@ -66,13 +42,14 @@ def test_clv_distribution_figure():
     finite = clv[np.isfinite(clv)]
     assert max(bar.x) < np.percentile(finite, 99)  # the axis stops at the 99th percentile
     texts = [a.text for a in fig.layout.annotations]
-    assert f"Median CNY {np.median(finite):,.2f}" in texts
-    assert any("top 1%" in t and "CNY 1,000,000" in t for t in texts)
+    assert f"Median {np.median(finite):,.2f} CNY" in texts
+    assert any("top 1%" in t and "1,000,000 CNY" in t for t in texts)
     assert fig.layout.xaxis.title.text == "Predicted CLV over the next 52 weeks (CNY)"
     assert fig.layout.yaxis.title.text == "Customers (count)"
     zh = clv_distribution_figure(clv, currency="USD", horizon_weeks=26, lang="zh")
     assert zh.layout.xaxis.title.text == "未来 26 周预测客户价值（USD）"
     assert zh.layout.title.text == "未来 26 周的客户预测价值"
+    assert clv_distribution_figure(clv, lang="zh").layout.xaxis.title.text == "未来 52 周预测客户价值（元）"
 
 
 @pytest.mark.parametrize("clv", [[], [np.nan, np.nan]])

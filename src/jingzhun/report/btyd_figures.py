@@ -19,13 +19,11 @@ import plotly.graph_objects as go
 
 from jingzhun.errors import InputError
 from jingzhun.predict.btyd.checking import require_columns
+from jingzhun.report._text import labels_for, time_unit
 
 __all__ = ["calibration_holdout_figure", "probability_alive_heatmap", "tracking_figure"]
 
 _ACTUAL_COLOR, _MODEL_COLOR = "#1f77b4", "#d62728"
-
-#: Time units of the models' inputs, by ``rfm_summary``'s unit code.
-_UNITS = {"en": {"W": "weeks", "D": "days"}, "zh": {"W": "周", "D": "天"}}
 
 _LABELS = {
     "en": {
@@ -85,7 +83,7 @@ def calibration_holdout_figure(table: pd.DataFrame, *, lang: str = "en") -> go.F
         Two line traces, actual then model, over the frequency groups (a categorical axis);
         the hover shows each group's number of customers.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     _require(table, ("n_customers", "actual_purchases_mean", "expected_purchases_mean"), "table")
     x = [str(v) for v in table.index]
     hover = f"%{{x}}: %{{y:.3f}} (%{{customdata}} {text['customers']})<extra>%{{fullData.name}}</extra>"
@@ -93,8 +91,9 @@ def calibration_holdout_figure(table: pd.DataFrame, *, lang: str = "en") -> go.F
     fig = go.Figure()
     for column, name, color, dash in (("actual_purchases_mean", "actual", _ACTUAL_COLOR, "solid"),
                                       ("expected_purchases_mean", "model", _MODEL_COLOR, "dash")):
-        fig.add_trace(go.Scatter(x=x, y=_finite(table[column], column), name=text[name], mode="lines+markers",
-                                 line={"color": color, "dash": dash}, customdata=n, hovertemplate=hover))
+        fig.add_trace(go.Scatter(x=x, y=_require_finite(table[column], column), name=text[name],
+                                 mode="lines+markers", line={"color": color, "dash": dash}, customdata=n,
+                                 hovertemplate=hover))
     fig.update_layout(title={"text": text["cal_title"]}, xaxis_title=text["cal_x"], yaxis_title=text["cal_y"],
                       showlegend=True, legend={"x": 0.02, "y": 0.98})
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=x)
@@ -127,16 +126,16 @@ def tracking_figure(table: pd.DataFrame, *, cumulative: bool = True, unit: str =
         since the start); the calibration end is a layout shape with its annotation (absent when
         no row is in the calibration period).
     """
-    text = _labels(lang)
-    unit_name = _unit(unit, lang)
+    text = labels_for(_LABELS, lang)
+    unit_name = time_unit(unit, lang)
     kind = "cumulative" if cumulative else "transactions"
     columns = ("period_end", f"actual_{kind}", f"expected_{kind}", "is_calibration")
     _require(table, columns, "table")
-    x = _finite(table["period_end"], "period_end")
+    x = _require_finite(table["period_end"], "period_end")
     fig = go.Figure()
     for column, name, color, dash in ((f"actual_{kind}", "actual", _ACTUAL_COLOR, "solid"),
                                       (f"expected_{kind}", "model", _MODEL_COLOR, "dash")):
-        fig.add_trace(go.Scatter(x=x, y=_finite(table[column], column), name=text[name], mode="lines",
+        fig.add_trace(go.Scatter(x=x, y=_require_finite(table[column], column), name=text[name], mode="lines",
                                  line={"color": color, "dash": dash},
                                  hovertemplate="%{x:g}: %{y:,.1f}<extra>%{fullData.name}</extra>"))
     in_cal = table["is_calibration"].to_numpy(dtype=bool)
@@ -171,11 +170,11 @@ def probability_alive_heatmap(matrix: pd.DataFrame, *, unit: str = "W", lang: st
     plotly.graph_objects.Figure
         One heat-map trace on the fixed colour range [0, 1], with a titled colour bar as its legend.
     """
-    text = _labels(lang)
-    unit_name = _unit(unit, lang)
+    text = labels_for(_LABELS, lang)
+    unit_name = time_unit(unit, lang)
     if not isinstance(matrix, pd.DataFrame) or matrix.empty:
         raise InputError("matrix must be a non-empty DataFrame from probability_alive_matrix")
-    z = _finite(matrix.to_numpy(dtype=float).ravel(), "matrix").reshape(matrix.shape)
+    z = _require_finite(matrix.to_numpy(dtype=float).ravel(), "matrix").reshape(matrix.shape)
     age = matrix.attrs.get("T")
     title = (text["alive_title"] if age is None
              else text["alive_title_T"].format(T=round(float(age), 2), unit=unit_name))
@@ -192,24 +191,12 @@ def probability_alive_heatmap(matrix: pd.DataFrame, *, unit: str = "W", lang: st
 # --------------------------------------------------------------------------- helpers
 
 
-def _labels(lang: str) -> dict[str, str]:
-    if lang not in _LABELS:
-        raise InputError(f"lang must be one of {sorted(_LABELS)}, got {lang!r}")
-    return _LABELS[lang]
-
-
-def _unit(unit: str, lang: str) -> str:
-    if unit not in _UNITS[lang]:
-        raise InputError(f"unit must be one of {sorted(_UNITS[lang])}, got {unit!r}")
-    return _UNITS[lang][unit]
-
-
 def _require(table: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
     require_columns(table, columns, name,
                     hint="pass the table made by the matching function of predict.btyd.checking")
 
 
-def _finite(values, name: str) -> np.ndarray:
+def _require_finite(values, name: str) -> np.ndarray:
     """The values as floats; ``InputError`` on NaN or infinity (a figure would silently gap)."""
     arr = np.asarray(values, dtype=float)
     if not np.isfinite(arr).all():

@@ -8,27 +8,35 @@ one sentence, from the same input, what a marketer should take from it. ``lang``
 Missing pieces (no control arm, None p-values or intervals, zero cost, empty lists) give a figure
 with a note and a reading that says so, never an exception, "nan" or "None". Choices: the control
 group is a note beside the funnel (a split of its last step, not a filter); rate lifts are in
-percentage points; significant = Holm-adjusted p (else p) below ``alpha`` (default 0.05); money is
-in whole units from 10 up, with cents below and for per-recipient amounts.
+percentage points; significant = Holm-adjusted p (else p) below ``alpha`` (default 0.05). Numbers are
+written by ``report._text`` as in the whole report: money as "1,235 CNY", "12.50 CNY", "1,235 元"
+(cents below 100, and always for per-recipient amounts), negatives with a true minus sign.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from jingzhun.errors import InputError
+from jingzhun.report._text import (
+    currency_unit,
+    finite_or_none,
+    format_amount,
+    format_money,
+    format_percent,
+    labels_for,
+    no_data_figure,
+    signed,
+)
 
 __all__ = ["arm_table", "lift_figure", "lift_reading", "plan_budget_figure", "plan_budget_reading",
            "plan_forecast_figure", "plan_forecast_reading", "plan_funnel_figure", "plan_funnel_reading",
            "roi_figure", "roi_reading"]
 
-_MINUS = "\u2212"
 _SIGNIFICANT, _NOT_SIGNIFICANT, _PLAN, _MASS = "#d62728", "#7f7f7f", "#1f77b4", "#bbbbbb"
 _RATE_METRICS = ("conversion", "visit", "click", "open", "delivered")
 _PRIMARY = ("conversion", "visit", "revenue_per_recipient_cuped", "revenue_per_recipient")
@@ -167,11 +175,11 @@ def plan_funnel_figure(plan: Mapping, *, lang: str = "en") -> go.Figure:
     """``go.Funnel`` of the customers left after each step of ``plan["funnel"]`` (``step``,
     ``customers``, ``excluded``) up to the treated contacts, x in customers; hover shows how many
     each step left out; the control group's size in a note; known steps named in ``lang``."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     steps = _funnel_steps(plan)
     flow = [s for s in steps if s["step"] != "control"]
     if not flow:
-        return _empty(text["funnel_title"], text["funnel_none"])
+        return no_data_figure(text["funnel_title"], text["funnel_none"])
     fig = go.Figure(go.Funnel(
         y=[_name("steps", s["step"], text) for s in flow], x=[s["customers"] for s in flow],
         customdata=[s["excluded"] for s in flow], textinfo="value+percent initial", marker={"color": _PLAN},
@@ -188,7 +196,7 @@ def plan_funnel_figure(plan: Mapping, *, lang: str = "en") -> go.Figure:
 def plan_funnel_reading(plan: Mapping, *, lang: str = "en") -> str:
     """Audience size, contacts chosen (share of the audience), the step that left out the most
     customers and why, and the control group's size; reads ``plan["funnel"]``."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     steps = _funnel_steps(plan)
     if not steps:
         return text["funnel_none"]
@@ -212,51 +220,53 @@ def plan_budget_figure(plan: Mapping, *, currency: str = "CNY", lang: str = "en"
     dashed line at ``plan["budget"]`` ("no budget cap" in the title when it is absent); x in
     ``currency``. Reads ``budget`` and ``forecast`` (``cost``, ``contact_cost``, ``offer_cost``,
     ``contacts_by_channel``)."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     fc = plan.get("forecast") or {}
     budget, cost = _budget(plan), _plan_cost(fc)
     by_channel = fc.get("contact_cost_by_channel")
     segments = []
     if isinstance(by_channel, Mapping) and by_channel:
-        segments += [(text["contact_channel"].format(ch=_name("channels", ch, text)), _num(v))
+        segments += [(text["contact_channel"].format(ch=_name("channels", ch, text)), finite_or_none(v))
                      for ch, v in by_channel.items()]
-    elif _num(fc.get("contact_cost")) is not None:
-        segments.append((text["contact_cost"], _num(fc.get("contact_cost"))))
-    if _num(fc.get("offer_cost")) is not None:
-        segments.append((text["offer_cost"], _num(fc.get("offer_cost"))))
+    elif finite_or_none(fc.get("contact_cost")) is not None:
+        segments.append((text["contact_cost"], finite_or_none(fc.get("contact_cost"))))
+    if finite_or_none(fc.get("offer_cost")) is not None:
+        segments.append((text["offer_cost"], finite_or_none(fc.get("offer_cost"))))
     counts = _channel_counts(fc.get("contacts_by_channel"), text)
     hover = f"<br>{counts}" if counts else ""
     fig = go.Figure()
+    unit = currency_unit(currency, lang)
     for name, value in segments or [(text["cost"], cost)]:
         fig.add_trace(go.Bar(x=[value or 0.0], y=[text["plan"]], orientation="h", name=name,
-                             hovertemplate=f"{name}: %{{x:,.2f}} {currency}{hover}<extra></extra>"))
+                             hovertemplate=f"{name}: %{{x:,.2f}} {unit}{hover}<extra></extra>"))
     title = text["budget_title"] + (f" ({text['no_budget']})" if budget is None else "")
     if budget is not None:
         if budget > cost:
             fig.add_trace(go.Bar(x=[budget - cost], y=[text["plan"]], orientation="h", name=text["unspent"],
                                  marker={"color": "#e5e5e5"}, hovertemplate="%{x:,.2f}<extra></extra>"))
         fig.add_vline(x=budget, line_dash="dash",
-                      annotation_text=text["budget"].format(v=_money(budget, currency, text)))
+                      annotation_text=text["budget"].format(v=_money(budget, currency, lang)))
     fig.update_layout(title={"text": title}, barmode="stack", showlegend=True,
-                      xaxis_title=text["money_axis"].format(c=_unit(currency, text)))
+                      xaxis_title=text["money_axis"].format(c=currency_unit(currency, lang)))
     return fig
 
 
 def plan_budget_reading(plan: Mapping, *, currency: str = "CNY", lang: str = "en") -> str:
     """The plan's cost, its budget and the share spent, and the contacts (by channel); reads
     ``budget`` and ``forecast`` (``cost`` or its parts, ``contacts``, ``contacts_by_channel``)."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     fc = plan.get("forecast") or {}
     if not fc:
         return text["forecast_none"]
     cost, budget = _plan_cost(fc), _budget(plan)
-    n = f"{int(_num(fc.get('contacts')) or 0):,}"
+    n = f"{int(finite_or_none(fc.get('contacts')) or 0):,}"
     counts = _channel_counts(fc.get("contacts_by_channel"), text)
     ch = text["ch_list"].format(items=counts) if counts else ""
     if budget is None:
-        return text["budget_free"].format(cost=_money(cost, currency, text), n=n, ch=ch)
-    spent = _amount(cost) if lang == "en" else _money(cost, currency, text)  # "36 of its 50 CNY budget"
-    return text["budget_read"].format(cost=spent, budget=_money(budget, currency, text),
+        return text["budget_free"].format(cost=_money(cost, currency, lang), n=n, ch=ch)
+    # "36.00 of its 50.00 CNY budget": the unit once in English
+    spent = format_amount(cost, missing=text["na"]) if lang == "en" else _money(cost, currency, lang)
+    return text["budget_read"].format(cost=spent, budget=_money(budget, currency, lang),
                                       p=_pct(cost / budget, text), n=n, ch=ch)
 
 
@@ -265,21 +275,22 @@ def plan_forecast_figure(plan: Mapping, *, currency: str = "CNY", lang: str = "e
     everyone; left out when absent): counts on the left (``contacts``,
     ``expected_incremental_conversions``), money in ``currency`` on the right (``cost``,
     ``incremental_revenue``, ``incremental_profit``); both ``roi`` in the subtitle."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     fc, mass = plan.get("forecast") or {}, plan.get("mass_baseline") or {}
     if not fc:
-        return _empty(text["forecast_title"], text["forecast_none"])
-    money_title = text["money_axis"].format(c=_unit(currency, text))
+        return no_data_figure(text["forecast_title"], text["forecast_none"])
+    money_title = text["money_axis"].format(c=currency_unit(currency, lang))
     panels = ((1, [("contacts", "contacts"), ("inc_conv", "expected_incremental_conversions")]), (2, [
         ("cost", "cost"), ("inc_rev", "incremental_revenue"), ("inc_profit", "incremental_profit")]))
     fig = make_subplots(rows=1, cols=2, subplot_titles=[text["counts"], money_title])
     for name, totals, color in ((text["plan"], fc, _PLAN), (text["mass"], mass, _MASS)):
         for col, keys in panels if totals else ():
-            fig.add_trace(go.Bar(x=[text[k] for k, _ in keys], y=[_num(totals.get(key)) for _, key in keys],
+            fig.add_trace(go.Bar(x=[text[k] for k, _ in keys],
+                                 y=[finite_or_none(totals.get(key)) for _, key in keys],
                                  name=name, legendgroup=name, showlegend=col == 1, marker={"color": color},
                                  hovertemplate="%{x}: %{y:,.2f}<extra>" + name + "</extra>"), row=1, col=col)
-    roi = _pct(_num(fc.get("roi")), text)
-    sub = (text["roi_line"].format(p=roi, m=_pct(_num(mass.get("roi")), text)) if mass
+    roi = _pct(finite_or_none(fc.get("roi")), text)
+    sub = (text["roi_line"].format(p=roi, m=_pct(finite_or_none(mass.get("roi")), text)) if mass
            else text["roi_plan"].format(p=roi))
     fig.update_layout(title={"text": f"{text['forecast_title']}<br><sup>{sub}</sup>"}, barmode="group")
     fig.update_yaxes(title_text=text["counts"], row=1, col=1)
@@ -290,25 +301,27 @@ def plan_forecast_figure(plan: Mapping, *, currency: str = "CNY", lang: str = "e
 def plan_forecast_reading(plan: Mapping, *, currency: str = "CNY", lang: str = "en") -> str:
     """The plan's expected incremental profit against contacting everyone and how much less (more)
     it costs; reads ``forecast`` and ``mass_baseline`` as the figure does."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     fc, mass = plan.get("forecast") or {}, plan.get("mass_baseline") or {}
     if not fc:
         return text["forecast_none"]
-    n = f"{int(_num(fc.get('contacts')) or 0):,}"
-    profit = _money(_num(fc.get("incremental_profit")), currency, text)
+    n = f"{int(finite_or_none(fc.get('contacts')) or 0):,}"
+    profit = _money(finite_or_none(fc.get("incremental_profit")), currency, lang)
     if not mass:
-        revenue = _money(_num(fc.get("incremental_revenue")), currency, text)
-        return text["forecast_alone"].format(n=n, r=revenue, p=profit, roi=_pct(_num(fc.get("roi")), text))
+        revenue = _money(finite_or_none(fc.get("incremental_revenue")), currency, lang)
+        roi = _pct(finite_or_none(fc.get("roi")), text)
+        return text["forecast_alone"].format(n=n, r=revenue, p=profit, roi=roi)
     cost, mass_cost = _plan_cost(fc), _plan_cost(mass)
     if mass_cost <= 0:
-        change = text["cost_vs"].format(a=_money(cost, currency, text), b=_money(mass_cost, currency, text))
+        change = text["cost_vs"].format(a=_money(cost, currency, lang), b=_money(mass_cost, currency, lang))
     else:
         ratio = cost / mass_cost - 1
         change = text["same" if abs(ratio) < 0.0005 else "less" if ratio < 0 else "more"].format(
             v=_pct(abs(ratio), text))
-    return text["forecast_read"].format(n=n, m=f"{int(_num(mass.get('contacts')) or 0):,}", p=profit,
-                                        q=_money(_num(mass.get("incremental_profit")), currency, text),
-                                        cost=change)
+    everyone = f"{int(finite_or_none(mass.get('contacts')) or 0):,}"
+    return text["forecast_read"].format(
+        n=n, m=everyone, p=profit, q=_money(finite_or_none(mass.get("incremental_profit")), currency, lang),
+        cost=change)
 
 
 # --------------------------------------------------------------------------- the results
@@ -319,21 +332,21 @@ def lift_figure(evaluation: Mapping, *, currency: str = "CNY", lang: str = "en")
     ``ci_high``, ``p_value``, ``p_adjusted``): a panel per metric, a marker trace over the arms (y),
     x the lift (points for rates, ``currency`` per recipient for money) with error bars from
     ``ci_low`` to ``ci_high`` (0 without one); significant lifts red (``alpha``); a line at 0."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     alpha = _alpha(evaluation)
     title = text["lift_title"].format(level=_level(alpha))
-    rows = [c for c in evaluation.get("comparisons") or [] if _num(c.get("lift_abs")) is not None]
+    rows = [c for c in evaluation.get("comparisons") or [] if finite_or_none(c.get("lift_abs")) is not None]
     metrics = list(dict.fromkeys(c.get("metric", "") for c in rows))
     if not metrics:
-        return _empty(title, text["lift_none"])
+        return no_data_figure(title, text["lift_none"])
     fig = make_subplots(rows=1, cols=len(metrics), shared_yaxes=True,
                         subplot_titles=[(t := _name("metrics", m, text))[:1].upper() + t[1:]
                                         for m in metrics])
     for col, metric in enumerate(metrics, start=1):
         mine = [c for c in rows if c.get("metric", "") == metric]
         scale = 100.0 if metric in _RATE_METRICS else 1.0
-        lift = [_num(c["lift_abs"]) * scale for c in mine]
-        high, low = ([_num(c.get(k)) for c in mine] for k in ("ci_high", "ci_low"))
+        lift = [finite_or_none(c["lift_abs"]) * scale for c in mine]
+        high, low = ([finite_or_none(c.get(k)) for c in mine] for k in ("ci_high", "ci_low"))
         colors = [_SIGNIFICANT if (p := _p(c)) is not None and p < alpha else _NOT_SIGNIFICANT for c in mine]
         fig.add_trace(go.Scatter(
             x=lift, y=[_name("arms", c.get("arm", ""), text) for c in mine], mode="markers", showlegend=False,
@@ -344,7 +357,7 @@ def lift_figure(evaluation: Mapping, *, currency: str = "CNY", lang: str = "en")
                                     for o, v in zip(low, lift, strict=True)]},
             hovertemplate="%{y}: %{x:.3g}<extra></extra>"), row=1, col=col)
         fig.add_vline(x=0, line={"color": "black", "width": 1}, row=1, col=col)
-        fig.update_xaxes(title_text=_lift_axis(metric, currency, text), row=1, col=col)
+        fig.update_xaxes(title_text=_lift_axis(metric, currency, text, lang), row=1, col=col)
     for name, color in ((text["sig"].format(a=alpha), _SIGNIFICANT), (text["not_sig"], _NOT_SIGNIFICANT)):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                                  marker={"color": color, "size": 11}), row=1, col=1)
@@ -357,31 +370,31 @@ def lift_reading(evaluation: Mapping, *, currency: str = "CNY", lang: str = "en"
     """The (best) arm's lift on the main metric (conversion, else visit, else revenue per
     recipient) with its interval, p-value and significance, and its cost per extra conversion
     (visit); reads ``alpha``, ``comparisons`` and ``economics``."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     alpha = _alpha(evaluation)
     comparisons = [c for c in evaluation.get("comparisons") or [] if c.get("metric") is not None]
     if not comparisons:
         return text["lift_none"]
-    scored = [c for c in comparisons if _num(c.get("lift_abs")) is not None]
+    scored = [c for c in comparisons if finite_or_none(c.get("lift_abs")) is not None]
     present = list(dict.fromkeys(c["metric"] for c in scored or comparisons))
     metric = next((m for m in _PRIMARY if m in present), present[0])
     if not scored:
         return text["lift_nan"].format(arm=_name("arms", comparisons[0].get("arm", ""), text),
                                        m=_name("metrics", metric, text))
     mine = [c for c in scored if c["metric"] == metric]
-    best = max(mine, key=lambda c: _num(c["lift_abs"]))
+    best = max(mine, key=lambda c: finite_or_none(c["lift_abs"]))
     arm, arms = _name("arms", best.get("arm", ""), text), len({c.get("arm") for c in comparisons
                                                       if c["metric"] == metric})
     subj = text["subject_best"].format(k=arms, arm=arm) if arms > 1 else text["subject"].format(arm=arm)
-    lift, is_rate = _num(best["lift_abs"]), metric in _RATE_METRICS
+    lift, is_rate = finite_or_none(best["lift_abs"]), metric in _RATE_METRICS
     verb = text["raised" if lift > 0 else "lowered" if lift < 0 else "unchanged"]
     verb = verb.format(m=_name("metrics", metric, text))
     size = (text["points"].format(v=f"{abs(lift) * 100:.1f}") if is_rate
-            else _money(abs(lift), currency, text, 2))
+            else _money(abs(lift), currency, lang, 2))
     parts = []
-    lo, hi = _num(best.get("ci_low")), _num(best.get("ci_high"))
+    lo, hi = finite_or_none(best.get("ci_low")), finite_or_none(best.get("ci_high"))
     if lo is not None and hi is not None:
-        fmt = (lambda v: _signed(f"{v * 100:.1f}")) if is_rate else (lambda v: _amount(v, 2))
+        fmt = (lambda v: signed(f"{v * 100:.1f}")) if is_rate else (lambda v: format_amount(v, digits=2))
         parts.append(text["ci"].format(level=_level(alpha), lo=fmt(lo), hi=fmt(hi)))
     p = _p(best)
     if p is None:
@@ -390,7 +403,7 @@ def lift_reading(evaluation: Mapping, *, currency: str = "CNY", lang: str = "en"
         parts.append(text["p_small"] if p < 0.001 else text["p"].format(p=f"{p:.{3 if p < 0.01 else 2}f}"))
         parts.append(text["is_sig" if p < alpha else "is_not_sig"])
     paren = f" ({', '.join(parts)})" if lang == "en" else f"（{'，'.join(parts)}）"
-    cost = _cost_clause(evaluation, best.get("arm"), metric, currency, text)
+    cost = _cost_clause(evaluation, best.get("arm"), metric, currency, lang)
     return text["lift_read"].format(subj=subj, verb=verb, by="" if lift == 0 else text["by"].format(v=size),
                                     paren=paren, cost=cost)
 
@@ -399,25 +412,26 @@ def roi_figure(evaluation: Mapping, *, currency: str = "CNY", lang: str = "en") 
     """A ``go.Waterfall`` per arm of ``evaluation["economics"]`` on a two-level x axis (arm,
     step): ``incremental_revenue`` × ``margin`` (default 1), minus ``cost``, = the incremental
     profit; y in ``currency``; each arm's ``roi`` (profit / cost) in the subtitle."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     economics = [e for e in evaluation.get("economics") or [] if isinstance(e, Mapping)]
     if not economics:
-        return _empty(text["roi_title"], text["roi_none"])
-    margin = _num(evaluation.get("margin"))
+        return no_data_figure(text["roi_title"], text["roi_none"])
+    margin = finite_or_none(evaluation.get("margin"))
     margin = 1.0 if margin is None else margin
     steps = [text["rev_margin"].format(m=_pct(margin, text)), text["minus_cost"], text["profit"]]
     fig = go.Figure()
     for e in economics:
         arm = _name("arms", e.get("arm", ""), text)
-        revenue, cost = _num(e.get("incremental_revenue")) or 0.0, _num(e.get("cost")) or 0.0
+        revenue = finite_or_none(e.get("incremental_revenue")) or 0.0
+        cost = finite_or_none(e.get("cost")) or 0.0
         fig.add_trace(go.Waterfall(
             x=[[arm] * 3, steps], y=[revenue * margin, -cost, 0.0], measure=["relative", "relative", "total"],
-            name=arm, hovertemplate="%{x}: %{y:,.2f} " + currency + "<extra></extra>"))
-    rois = ", ".join(_name("arms", e.get("arm", ""), text) + " " + _pct(_num(e.get("roi")), text)
+            name=arm, hovertemplate="%{x}: %{y:,.2f} " + currency_unit(currency, lang) + "<extra></extra>"))
+    rois = ", ".join(_name("arms", e.get("arm", ""), text) + " " + _pct(finite_or_none(e.get("roi")), text)
                      for e in economics)
     fig.add_hline(y=0, line={"color": "black", "width": 1})
     fig.update_layout(title={"text": f"{text['roi_title']}<br><sup>{text['roi_sub'].format(r=rois)}</sup>"},
-                      yaxis_title=text["money_axis"].format(c=_unit(currency, text)),
+                      yaxis_title=text["money_axis"].format(c=currency_unit(currency, lang)),
                       showlegend=len(economics) > 1)
     return fig
 
@@ -426,30 +440,31 @@ def roi_reading(evaluation: Mapping, *, currency: str = "CNY", lang: str = "en")
     """The (most profitable) arm's incremental revenue, profit, cost and ROI, with a caution when
     its revenue lift's interval includes 0 or is missing; reads ``economics``, ``alpha`` and the
     ``comparisons`` of metric ``revenue_per_recipient_cuped`` (else ``revenue_per_recipient``)."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     economics = [e for e in evaluation.get("economics") or [] if isinstance(e, Mapping)]
     if not economics:
         return text["roi_none"]
-    best = max(economics, key=lambda e: _num(e.get("incremental_profit")) or -math.inf)
+    best = max(economics, key=lambda e: finite_or_none(e.get("incremental_profit")) or -math.inf)
     arm = _name("arms", best.get("arm", ""), text)
     subj = (text["subject_best"].format(k=len(economics), arm=arm) if len(economics) > 1
             else text["subject"].format(arm=arm))
-    cost = _num(best.get("cost")) or 0.0
+    cost = finite_or_none(best.get("cost")) or 0.0
     cost_part = text["roi_free"] if cost <= 0 else text["roi_cost"].format(
-        c=_money(cost, currency, text), roi=_pct(_num(best.get("roi")), text))
+        c=_money(cost, currency, lang), roi=_pct(finite_or_none(best.get("roi")), text))
     revenue = sorted((c for c in evaluation.get("comparisons") or []
                       if c.get("arm") == best.get("arm") and c.get("metric") in _PRIMARY[2:]),
                      key=lambda c: _PRIMARY.index(c["metric"]))
     caution = ""
     if revenue:
-        lo, hi = _num(revenue[0].get("ci_low")), _num(revenue[0].get("ci_high"))
+        lo, hi = finite_or_none(revenue[0].get("ci_low")), finite_or_none(revenue[0].get("ci_high"))
         if lo is None or hi is None:
             caution = text["caution_no_ci"]
         elif lo <= 0 <= hi:
-            caution = text["caution"].format(level=_level(_alpha(evaluation)), lo=_amount(lo, 2),
-                                             hi=_amount(hi, 2), c=_unit(currency, text))
-    return text["roi_read"].format(subj=subj, r=_money(_num(best.get("incremental_revenue")), currency, text),
-                                   p=_money(_num(best.get("incremental_profit")), currency, text),
+            caution = text["caution"].format(level=_level(_alpha(evaluation)), lo=format_amount(lo, digits=2),
+                                             hi=format_amount(hi, digits=2), c=currency_unit(currency, lang))
+    revenue_text = _money(finite_or_none(best.get("incremental_revenue")), currency, lang)
+    return text["roi_read"].format(subj=subj, r=revenue_text,
+                                   p=_money(finite_or_none(best.get("incremental_profit")), currency, lang),
                                    cost=cost_part, caution=caution)
 
 
@@ -458,58 +473,32 @@ def arm_table(evaluation: Mapping, *, currency: str = "CNY", lang: str = "en") -
     delivered/click/conversion rate (and visit rate, orders where any arm has them) in percent
     (rates × 100), revenue per recipient and cost in ``currency``. Numbers stay numbers; a missing
     value is NaN (counts as pandas' nullable Int64)."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     arms = [a for a in evaluation.get("arms") or [] if isinstance(a, Mapping)]
     keys = ["arm", "recipients", "delivered_rate", "click_rate", "conversion_rate"]
     keys += [k for k in ("visit_rate", "orders") if any(k in a for a in arms)]
     keys += ["revenue_per_recipient", "cost"]
-    table = pd.DataFrame([{k: _name("arms", a.get(k, ""), text) if k == "arm" else _num(a.get(k))
+    table = pd.DataFrame([{k: _name("arms", a.get(k, ""), text) if k == "arm" else finite_or_none(a.get(k))
                            for k in keys} for a in arms], columns=keys, dtype=object)
     for k in keys[1:]:
         table[k] = pd.to_numeric(table[k]) * (100 if k.endswith("_rate") else 1)
     for k in ("recipients", "orders"):
         if k in table:
             table[k] = pd.to_numeric(table[k]).round().astype("Int64")
-    return table.rename(columns={k: text["table"][k].format(c=_unit(currency, text)) for k in keys})
+    return table.rename(columns={k: text["table"][k].format(c=currency_unit(currency, lang)) for k in keys})
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _labels(lang: str) -> dict:
-    if lang not in _LABELS:
-        raise InputError(f"lang must be one of {sorted(_LABELS)}, got {lang!r}")
-    return _LABELS[lang]
-
-
-def _num(v) -> float | None:
-    """A finite float, or None for None, NaN, infinities and non-numbers."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        return None
-    return float(v) if math.isfinite(v) else None
-
-
-def _signed(s: str) -> str:
-    return s.replace("-", _MINUS)
-
-
-def _amount(v: float | None, digits: int | None = None) -> str:
-    """Money without its unit: ``digits`` decimals, by default whole units from 10 up, cents below."""
-    if digits is None:
-        digits = 0 if v is not None and abs(v) >= 10 else 2
-    return "n/a" if v is None else _signed(f"{v:,.{digits}f}")
-
-
-def _unit(currency: str, text: Mapping) -> str:
-    return "元" if currency == "CNY" and text is _LABELS["zh"] else currency
-
-
-def _money(v: float | None, currency: str, text: Mapping, digits: int | None = None) -> str:
-    return text["na"] if v is None else f"{_amount(v, digits)} {_unit(currency, text)}"
+def _money(v: float | None, currency: str, lang: str, digits: int | None = None) -> str:
+    """:func:`format_money` with this module's wording ("n/a", "无") for a missing amount."""
+    return format_money(v, currency, lang=lang, digits=digits, missing=_LABELS[lang]["na"])
 
 
 def _pct(share: float | None, text: Mapping) -> str:
-    return text["na"] if share is None else _signed(f"{share * 100:,.1f}%")
+    """:func:`format_percent` with this module's wording for a missing share."""
+    return format_percent(share, missing=text["na"])
 
 
 def _funnel_steps(plan: Mapping) -> list[dict]:
@@ -519,7 +508,7 @@ def _funnel_steps(plan: Mapping) -> list[dict]:
     for s in plan.get("funnel") or []:
         if not isinstance(s, Mapping):
             continue
-        customers, excluded = int(_num(s.get("customers")) or 0), _num(s.get("excluded"))
+        customers, excluded = int(finite_or_none(s.get("customers")) or 0), finite_or_none(s.get("excluded"))
         if excluded is None:
             excluded = 0 if s.get("step") in _SPLIT or last is None else max(last - customers, 0)
         out.append({"step": str(s.get("step", "")), "customers": customers, "excluded": int(excluded)})
@@ -528,20 +517,21 @@ def _funnel_steps(plan: Mapping) -> list[dict]:
 
 
 def _budget(plan: Mapping) -> float | None:
-    return budget if (budget := _num(plan.get("budget"))) is not None and budget > 0 else None
+    return budget if (budget := finite_or_none(plan.get("budget"))) is not None and budget > 0 else None
 
 
 def _plan_cost(totals: Mapping) -> float:
-    if (cost := _num(totals.get("cost"))) is not None:  # else contact plus offer cost
+    if (cost := finite_or_none(totals.get("cost"))) is not None:  # else contact plus offer cost
         return cost
-    return (_num(totals.get("contact_cost")) or 0.0) + (_num(totals.get("offer_cost")) or 0.0)
+    return ((finite_or_none(totals.get("contact_cost")) or 0.0)
+            + (finite_or_none(totals.get("offer_cost")) or 0.0))
 
 
 def _channel_counts(by_channel, text: Mapping) -> str:
     """"341 SMS, 206 email", largest first; "" without counts."""
     if not isinstance(by_channel, Mapping):
         return ""
-    items = sorted(((ch, int(_num(n) or 0)) for ch, n in by_channel.items()), key=lambda p: -p[1])
+    items = sorted(((ch, int(finite_or_none(n) or 0)) for ch, n in by_channel.items()), key=lambda p: -p[1])
     return text["ch_sep"].join(text["ch_item"].format(n=f"{n:,}", ch=_name("channels", ch, text))
                                for ch, n in items)
 
@@ -552,7 +542,7 @@ def _name(kind: str, key, text: Mapping) -> str:
 
 
 def _alpha(evaluation: Mapping) -> float:
-    return alpha if (alpha := _num(evaluation.get("alpha"))) is not None and 0 < alpha < 1 else 0.05
+    return alpha if (alpha := finite_or_none(evaluation.get("alpha"))) is not None and 0 < alpha < 1 else 0.05
 
 
 def _level(alpha: float) -> str:
@@ -561,39 +551,32 @@ def _level(alpha: float) -> str:
 
 def _p(comparison: Mapping) -> float | None:
     """The Holm-adjusted p-value, else the raw one, else None."""
-    return p if (p := _num(comparison.get("p_adjusted"))) is not None else _num(comparison.get("p_value"))
+    p = finite_or_none(comparison.get("p_adjusted"))
+    return p if p is not None else finite_or_none(comparison.get("p_value"))
 
 
-def _lift_axis(metric: str, currency: str, text: Mapping) -> str:
+def _lift_axis(metric: str, currency: str, text: Mapping, lang: str) -> str:
     if metric in _RATE_METRICS:
         return text["lift_axis_rate"]
     if metric.startswith(("revenue", "margin")):
-        return text["lift_axis_money"].format(c=_unit(currency, text))
+        return text["lift_axis_money"].format(c=currency_unit(currency, lang))
     return text["lift_axis"]
 
 
-def _cost_clause(evaluation: Mapping, arm, metric: str, currency: str, text: Mapping) -> str:
+def _cost_clause(evaluation: Mapping, arm, metric: str, currency: str, lang: str) -> str:
     """The cost per extra conversion (visit) of ``arm`` from ``economics``, or why there is none;
     "" for other metrics or without economics."""
+    text = _LABELS[lang]
     econ = next((e for e in evaluation.get("economics") or [] if e.get("arm") == arm), None)
     if econ is None or metric not in text["what"]:
         return ""
-    what, cost = text["what"][metric], _num(econ.get("cost"))
-    per = _num(econ.get(f"cost_per_incremental_{metric}"))
+    what, cost = text["what"][metric], finite_or_none(econ.get("cost"))
+    per = finite_or_none(econ.get(f"cost_per_incremental_{metric}"))
     if per is not None:
-        return text["per_extra"].format(v=_money(per, currency, text), what=what)
+        return text["per_extra"].format(v=_money(per, currency, lang), what=what)
     if cost is not None and cost <= 0:
         return text["free"]
-    extra = _num(econ.get(f"incremental_{metric}s"))
+    extra = finite_or_none(econ.get(f"incremental_{metric}s"))
     if cost is not None and extra is not None and extra <= 0:
-        return text["no_extra"].format(v=_money(cost, currency, text), what=what)
+        return text["no_extra"].format(v=_money(cost, currency, lang), what=what)
     return ""
-
-
-def _empty(title: str, note: str) -> go.Figure:
-    """A figure that says why there is nothing to draw."""
-    fig = go.Figure()
-    fig.add_annotation(text=note, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
-                       font={"size": 14, "color": "grey"})
-    fig.update_layout(title={"text": title}, xaxis={"visible": False}, yaxis={"visible": False})
-    return fig

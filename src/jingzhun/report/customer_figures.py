@@ -24,10 +24,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jingzhun.errors import InputError
-from jingzhun.report.health_figures import (
+from jingzhun.profile.lifecycle import STAGE_LABELS
+from jingzhun.report._text import (
     format_count,
     format_money,
     format_percent,
+    labels_for,
     no_data_figure,
     require_frame,
 )
@@ -46,6 +48,9 @@ LIFECYCLE_COLUMNS = ("lifecycle_stage", "customers")
 #: Lifecycle stages in display order; unknown stages follow, as given.
 STAGE_ORDER = ("prospect", "new", "active", "reactivated", "at_risk", "dormant", "lost")
 _ACTIVE, _LAPSING, _LOST = ("new", "active", "reactivated"), ("at_risk", "dormant"), ("lost",)
+#: Stage names as the customer cards write them (``profile.lifecycle.STAGE_LABELS``: (en, zh)).
+_STAGE_NAMES = {"en": {stage: en for stage, (en, _) in STAGE_LABELS.items()},
+                "zh": {stage: zh for stage, (_, zh) in STAGE_LABELS.items()}}
 _STAGE_COLORS = {"prospect": "#9edae5", "new": "#2ca02c", "active": "#2ca02c", "reactivated": "#2ca02c",
                  "at_risk": "#ff7f0e", "dormant": "#ff7f0e", "lost": "#7f7f7f"}
 
@@ -71,10 +76,8 @@ _LABELS = {
         "seg_none": "No customer is in a segment yet.",
         "life_title": "Customers by lifecycle stage",
         "life_x": "Lifecycle stage", "life_y": "Customers (count)",
-        "stages": {"prospect": "Prospect", "new": "New", "active": "Active", "reactivated": "Reactivated",
-                   "at_risk": "At risk", "dormant": "Dormant", "lost": "Lost"},
-        "life_reading": ("Of {total} customers, {active} are active (new, active or reactivated), "
-                         "{lapsing} are lapsing (at risk or dormant) and {lost} are lost{prospects}."),
+        "life_reading": ("Of {total} customers, {active} are active ({active_stages}), "
+                         "{lapsing} are lapsing ({lapsing_stages}) and {lost} are lost{prospects}."),
         "life_prospects": "; {share} have not bought yet",
         "life_none": "No customer has a lifecycle stage yet.",
         "cl_title": "Share of customers and share of value by cluster",
@@ -111,10 +114,8 @@ _LABELS = {
         "seg_none": "尚无客户被分入客群。",
         "life_title": "各生命周期阶段的客户数",
         "life_x": "生命周期阶段", "life_y": "客户数（人）",
-        "stages": {"prospect": "潜在", "new": "新客", "active": "活跃", "reactivated": "回流",
-                   "at_risk": "有流失风险", "dormant": "沉睡", "lost": "流失"},
-        "life_reading": ("在 {total} 名客户中，{active} 处于活跃状态（新客、活跃、回流），"
-                         "{lapsing} 正在流失（有流失风险、沉睡），{lost} 已流失{prospects}。"),
+        "life_reading": ("在 {total} 名客户中，{active} 处于活跃状态（{active_stages}），"
+                         "{lapsing} 正在流失（{lapsing_stages}），{lost} 已流失{prospects}。"),
         "life_prospects": "，另有 {share} 尚未购买",
         "life_none": "尚无客户的生命周期阶段。",
         "cl_title": "各客户群的客户占比与价值占比",
@@ -157,7 +158,7 @@ def rfm_heatmap_figure(cells: pd.DataFrame, *, currency: str = "CNY", lang: str 
         One heat-map trace on the square grid ``1..max score``: z = customers (0 in a missing
         cell), text = the count, hover adds the mean spend. A "no data" note without customers.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     grid = _rfm_grid(cells)
     if grid is None:
         return no_data_figure(text["rfm_title"], text["rfm_none"])
@@ -165,7 +166,7 @@ def rfm_heatmap_figure(cells: pd.DataFrame, *, currency: str = "CNY", lang: str 
     def hover(i: int, j: int) -> str:
         line = f"R {scores[j]}, F {scores[i]}: {format_count(count[i, j])} {text['customers']}"
         if np.isfinite(spend[i, j]):
-            line += f"<br>{text['mean_spend']}: {format_money(spend[i, j], currency)}"
+            line += f"<br>{text['mean_spend']}: {format_money(spend[i, j], currency, lang=lang)}"
         return line
 
     fig = go.Figure(go.Heatmap(
@@ -186,7 +187,7 @@ def rfm_heatmap_reading(cells: pd.DataFrame, *, currency: str = "CNY", lang: str
 
     ``cells``, ``currency`` and ``lang`` as in :func:`rfm_heatmap_figure`.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     grid = _rfm_grid(cells)
     if grid is None:
         return text["rfm_none"]
@@ -201,7 +202,7 @@ def rfm_heatmap_reading(cells: pd.DataFrame, *, currency: str = "CNY", lang: str
     if count[corner][known].sum() > 0:
         weights = count[corner][known]
         extra = text["rfm_spend"].format(
-            money=format_money((spend[corner][known] * weights).sum() / weights.sum(), currency))
+            money=format_money((spend[corner][known] * weights).sum() / weights.sum(), currency, lang=lang))
     return text["rfm_reading"].format(r=scores[j], f=scores[i], n=format_count(count[i, j]),
                                       share=format_percent(count[i, j] / total), total=format_count(total),
                                       top_share=format_percent(top / total), k=k, spend=extra)
@@ -255,13 +256,13 @@ def segment_value_figure(segments: pd.DataFrame, *, currency: str = "CNY", lang:
         Two bar traces (customers, spend) in percent of the totals, segments by descending
         share of spend; the spend trace is left out when the total spend is not positive.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     table = _segment_shares(segments)
     if table is None:
         return no_data_figure(text["seg_title"], text["seg_none"])
     hover = [text["seg_hover"].format(n=format_count(r.customers),
-                                      money=format_money(r.monetary_total, currency))
-             + (text["seg_clv"].format(money=format_money(r.clv_mean, currency))
+                                      money=format_money(r.monetary_total, currency, lang=lang))
+             + (text["seg_clv"].format(money=format_money(r.clv_mean, currency, lang=lang))
                 if np.isfinite(r.clv_mean) else "")
              for r in table.itertuples()]
     labels = table["label"].tolist()
@@ -280,11 +281,11 @@ def segment_value_figure(segments: pd.DataFrame, *, currency: str = "CNY", lang:
 def segment_value_reading(segments: pd.DataFrame, *, currency: str = "CNY", lang: str = "en") -> str:
     """One sentence on the segment with the largest share of spend: its share of customers, of
     spend and its spend, e.g. ``"Champions are 13.1% of customers and bring 41.2% of spend
-    (CNY 1,234,567)."``; without positive total spend, the largest segment by customers.
+    (1,234,567 CNY)."``; without positive total spend, the largest segment by customers.
 
     ``segments``, ``currency`` and ``lang`` as in :func:`segment_value_figure`.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     table = _segment_shares(segments)
     if table is None:
         return text["seg_none"]
@@ -295,7 +296,7 @@ def segment_value_reading(segments: pd.DataFrame, *, currency: str = "CNY", lang
     row = table.iloc[0]
     return text["seg_reading"].format(label=row["label"], customers=format_percent(row["customer_share"]),
                                       spend=format_percent(row["spend_share"]),
-                                      money=format_money(row["monetary_total"], currency))
+                                      money=format_money(row["monetary_total"], currency, lang=lang))
 
 
 def _segment_shares(segments: pd.DataFrame) -> pd.DataFrame | None:
@@ -346,12 +347,12 @@ def lifecycle_funnel_figure(stages: pd.DataFrame, *, lang: str = "en") -> go.Fig
         One bar trace over the localized stage names, every known stage shown (0 when absent),
         text = count and share of all customers.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     counts = _stage_counts(stages)
     total = counts.sum()
     if total <= 0:
         return no_data_figure(text["life_title"], text["life_none"])
-    names = [text["stages"].get(stage, stage) for stage in counts.index]
+    names = [_STAGE_NAMES[lang].get(stage, stage) for stage in counts.index]
     fig = go.Figure(go.Bar(
         x=names, y=counts.to_numpy(), name=text["life_y"],
         marker={"color": [_STAGE_COLORS.get(stage, "#bcbd22") for stage in counts.index]},
@@ -369,7 +370,7 @@ def lifecycle_reading(stages: pd.DataFrame, *, lang: str = "en") -> str:
 
     ``stages`` and ``lang`` as in :func:`lifecycle_funnel_figure`.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     counts = _stage_counts(stages)
     total = counts.sum()
     if total <= 0:
@@ -381,7 +382,19 @@ def lifecycle_reading(stages: pd.DataFrame, *, lang: str = "en") -> str:
     prospects = counts.get("prospect", 0.0)
     extra = text["life_prospects"].format(share=share(("prospect",))) if prospects > 0 else ""
     return text["life_reading"].format(total=format_count(total), active=share(_ACTIVE),
-                                       lapsing=share(_LAPSING), lost=share(_LOST), prospects=extra)
+                                       active_stages=_stage_list(_ACTIVE, lang), lapsing=share(_LAPSING),
+                                       lapsing_stages=_stage_list(_LAPSING, lang), lost=share(_LOST),
+                                       prospects=extra)
+
+
+def _stage_list(stages: tuple[str, ...], lang: str) -> str:
+    """The stages' names as the customer cards write them, in a list: "new, active or reactivated",
+    "新客、活跃客户、回流客户"."""
+    names = [_STAGE_NAMES[lang][stage] for stage in stages]
+    if lang == "zh":
+        return "、".join(names)
+    names = [name.lower() for name in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _stage_counts(stages: pd.DataFrame) -> pd.Series:
@@ -415,7 +428,7 @@ def cluster_figure(clusters: Sequence[Mapping], *, lang: str = "en") -> go.Figur
         The customers trace and, when every cluster has a value share, the value trace; clusters
         in their label order (0 = most valuable). A "no data" note without clusters.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     table = _cluster_frame(clusters, lang)
     if table.empty:
         return no_data_figure(text["cl_title"], text["cl_none"])
@@ -439,7 +452,7 @@ def cluster_reading(clusters: Sequence[Mapping], *, lang: str = "en") -> str:
 
     ``clusters`` and ``lang`` as in :func:`cluster_figure`.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     table = _cluster_frame(clusters, lang)
     table = table[table["share"] > 0]
     if table.empty:
@@ -470,7 +483,7 @@ def cluster_table(clusters: Sequence[Mapping], *, lang: str = "en") -> pd.DataFr
     pandas.DataFrame
         One row per cluster in label order; the value share is NaN without spend.
     """
-    headers = _labels(lang)["cl_table"]
+    headers = labels_for(_LABELS, lang)["cl_table"]
     table = _cluster_frame(clusters, lang)
     out = pd.DataFrame({"name": table["name"], "customers": table["size"].astype("int64"),
                         "share": (100.0 * table["share"]).round(1),
@@ -481,7 +494,7 @@ def cluster_table(clusters: Sequence[Mapping], *, lang: str = "en") -> pd.DataFr
 
 def _cluster_frame(clusters: Sequence[Mapping], lang: str) -> pd.DataFrame:
     """cluster, name (localized, made unique), size, share, value_share, description by cluster."""
-    _labels(lang)
+    labels_for(_LABELS, lang)
     if clusters is None or isinstance(clusters, (str, Mapping)):
         raise InputError("clusters must be a list of dicts: pass segment_cluster(...)['clusters']")
     keys = ("cluster", "size", "share", "value_share", f"name_{lang}", f"description_{lang}")
@@ -521,7 +534,7 @@ def topics_figure(topics: Sequence[Mapping], *, lang: str = "en") -> go.Figure:
     plotly.graph_objects.Figure
         One bar trace; the hover adds the share of the interest mix.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     table = _topic_frame(topics)
     if table.empty or table["customers"].sum() <= 0:
         return no_data_figure(text["tp_title"], text["tp_none"])
@@ -544,7 +557,7 @@ def topics_reading(topics: Sequence[Mapping], *, lang: str = "en") -> str:
 
     ``topics`` and ``lang`` as in :func:`topics_figure`.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     table = _topic_frame(topics)
     if table.empty or table["customers"].sum() <= 0:
         return text["tp_none"]
@@ -576,8 +589,3 @@ def _unique(names: pd.Series, ids: pd.Series) -> list[str]:
     repeated = names.duplicated(keep=False).to_numpy()
     return [f"{name} (#{i})" if twice else name for name, i, twice in zip(names, ids, repeated, strict=True)]
 
-
-def _labels(lang: str) -> dict:
-    if lang not in _LABELS:
-        raise InputError(f"lang must be one of {sorted(_LABELS)}, got {lang!r}")
-    return _LABELS[lang]

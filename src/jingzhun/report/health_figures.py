@@ -11,25 +11,18 @@ Empty or all-zero inputs give a figure with a "no data" note and a reading that 
 * :func:`quarantine_figure` / :func:`quarantine_reading` -- quarantined rows per reason.
 * :func:`quarantine_examples_table` -- up to three example rows per table and reason.
 
-The number formats of every reading of the report live here too: :func:`format_count`
-(``12,345``), :func:`format_percent` (``99.1%``), :func:`format_money` (``CNY 1,234``), with
-:func:`no_data_figure` and :func:`require_frame`.
+Numbers are written by ``report._text`` (``12,345``, ``99.1%``), as everywhere in the report.
 """
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import plotly.graph_objects as go
 
-from jingzhun.errors import InputError
+from jingzhun.report._text import format_count, format_percent, labels_for, no_data_figure, require_frame
 
-__all__ = [
-    "format_count", "format_money", "format_percent", "ingest_accounting_figure",
-    "ingest_accounting_reading", "no_data_figure", "quarantine_examples_table", "quarantine_figure",
-    "quarantine_reading", "require_frame",
-]
+__all__ = ["ingest_accounting_figure", "ingest_accounting_reading", "quarantine_examples_table",
+           "quarantine_figure", "quarantine_reading"]
 
 _LOADED_COLOR, _QUARANTINE_COLOR, _DUPLICATE_COLOR = "#2ca02c", "#d62728", "#7f7f7f"
 
@@ -100,7 +93,7 @@ def ingest_accounting_figure(runs: pd.DataFrame, *, lang: str = "en") -> go.Figu
         Three bar traces (loaded, quarantined, duplicate), one bar per table in the input's order
         (first on top); the hover shows the rows read. A "no data" note when no row was read.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     totals = _run_totals(runs)
     if totals.empty or totals["rows_read"].sum() <= 0:
         return no_data_figure(text["acc_title"], text["no_data"])
@@ -135,7 +128,7 @@ def ingest_accounting_reading(runs: pd.DataFrame, *, lang: str = "en") -> str:
         E.g. ``"12,345 rows were read: 99.1% loaded, 0.8% quarantined and 0.1% dropped as exact
         duplicates; every row is accounted for."``; when a table does not add up it is named.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     totals = _run_totals(runs)
     read = float(totals["rows_read"].sum()) if not totals.empty else 0.0
     if read <= 0:
@@ -176,7 +169,7 @@ def quarantine_figure(reasons: pd.DataFrame, *, lang: str = "en") -> go.Figure:
     plotly.graph_objects.Figure
         One bar trace, rows descending from the top; a "no data" note when nothing was quarantined.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     counts = _reason_counts(reasons)
     if counts.empty:
         return no_data_figure(text["q_title"], text["q_none"])
@@ -204,7 +197,7 @@ def quarantine_reading(reasons: pd.DataFrame, *, lang: str = "en") -> str:
     -------
     str
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     counts = _reason_counts(reasons)
     if counts.empty:
         return text["q_none"]
@@ -246,62 +239,9 @@ def quarantine_examples_table(examples: pd.DataFrame, *, lang: str = "en") -> pd
         first :data:`EXAMPLES_PER_REASON` rows of each (table, reason) kept, index 0..n-1. Values
         are as given. Empty (with the headers) when there is no example.
     """
-    headers = _labels(lang)["examples"]
+    headers = labels_for(_LABELS, lang)["examples"]
     frame = require_frame(examples, EXAMPLE_COLUMNS, "examples")
     out = frame.loc[:, list(EXAMPLE_COLUMNS)].sort_values(
         ["table_name", "reason_code", "row_number"], kind="stable")
     out = out.groupby(["table_name", "reason_code"], sort=False, dropna=False).head(EXAMPLES_PER_REASON)
     return out.rename(columns=headers).reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def format_count(value: float) -> str:
-    """A count with thousands separators: ``12345 -> "12,345"`` (rounded to a whole number)."""
-    value = float(value)
-    return f"{value:,.0f}" if math.isfinite(value) else "–"
-
-
-def format_percent(share: float) -> str:
-    """A share in [0, 1] as a percentage with one decimal: ``0.9912 -> "99.1%"``."""
-    share = float(share)
-    return f"{100.0 * share:.1f}%" if math.isfinite(share) else "–"
-
-
-def format_money(amount: float, currency: str) -> str:
-    """An amount with the currency code and thousands separators: two decimals below 100 in
-    absolute value (``"CNY 12.50"``), whole units from 100 up (``"CNY 1,235"``)."""
-    amount = float(amount)
-    if not math.isfinite(amount):
-        return "–"
-    digits = 2 if abs(amount) < 100 else 0
-    return f"{currency} {amount:,.{digits}f}"
-
-
-def no_data_figure(title: str, message: str) -> go.Figure:
-    """A figure with the title, no trace, hidden axes and ``message`` in the middle."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font={"size": 16})
-    fig.update_layout(title={"text": title})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
-
-
-def require_frame(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFrame:
-    """``frame`` itself when it is a DataFrame with ``columns`` (it may be empty); else InputError."""
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}",
-                         hint=f"{name} needs the columns {list(columns)}")
-    return frame
-
-
-def _labels(lang: str) -> dict:
-    if lang not in _LABELS:
-        raise InputError(f"lang must be one of {sorted(_LABELS)}, got {lang!r}")
-    return _LABELS[lang]

@@ -10,7 +10,6 @@ exception on degenerate input, only on a bad ``lang``).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -18,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from jingzhun.errors import InputError
+from jingzhun.report._text import MISSING, finite_or_none, format_percent, labels_for
 
 __all__ = ["churn_lift_figure", "churn_lift_reading", "churn_roc_figure", "churn_roc_reading",
            "cluster_selection_figure", "cluster_selection_reading"]
@@ -78,12 +78,6 @@ _LABELS = {
 }
 
 
-def _labels(lang: str) -> dict:
-    if lang not in _LABELS:
-        raise InputError(f"lang must be one of {sorted(_LABELS)}, got {lang!r}")
-    return _LABELS[lang]
-
-
 def cluster_selection_figure(selection: Sequence[Mapping], *, chosen_k: int | None = None,
                              lang: str = "en") -> go.Figure:
     """Silhouette (left axis) and inertia, the elbow (right axis), against k.
@@ -96,7 +90,7 @@ def cluster_selection_figure(selection: Sequence[Mapping], *, chosen_k: int | No
         Marked with a vertical line.
     lang : {"en", "zh"}
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     if not selection or any(not {"k", "silhouette", "inertia"} <= set(row) for row in selection):
         raise InputError("selection needs k, silhouette and inertia for each k tried",
                          hint="pass segment_cluster(...)['selection'] (k chosen by silhouette)")
@@ -117,7 +111,7 @@ def cluster_selection_figure(selection: Sequence[Mapping], *, chosen_k: int | No
 def churn_lift_figure(backtest: Mapping, *, lang: str = "en") -> go.Figure:
     """Lift by risk decile (churn rate in the decile over the overall rate) of the model and of
     the BG/NBD baselines, from ``predict_churn``'s ``backtest``; a line at 1 marks no model."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     fig = go.Figure()
     for key in ("model", "baseline", "baseline_no_purchase"):
         metrics = backtest.get(key)
@@ -153,7 +147,7 @@ def churn_roc_figure(roc_curves: Mapping, *, lang: str = "en") -> go.Figure:
         One line per curve (false positive rate on x, true positive rate on y, both shares in
         [0, 1]), then the diagonal; a note when no curve could be drawn.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     fig = go.Figure()
     for key, curve in _roc_curves(roc_curves):
         fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines",
@@ -172,7 +166,7 @@ def churn_roc_figure(roc_curves: Mapping, *, lang: str = "en") -> go.Figure:
 def churn_roc_reading(roc_curves: Mapping, *, lang: str = "en") -> str:
     """One sentence: the model's AUC against each baseline's and which ranks churners best; reads
     the same mapping as :func:`churn_roc_figure`."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     curves = dict(_roc_curves(roc_curves))
     if not curves:
         return text["roc_none"]
@@ -193,38 +187,41 @@ def churn_lift_reading(backtest: Mapping, *, lang: str = "en") -> str:
     rate, and the share of all churners in the riskiest 30%; reads ``backtest["model"]``
     (``status``, ``base_rate``, ``lift`` rows: ``decile``, ``n``, ``churn_rate``, ``lift``,
     ``cumulative_capture``)."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     metrics = backtest.get("model") if isinstance(backtest, Mapping) else None
     rows = sorted((r for r in (metrics or {}).get("lift") or []
-                   if isinstance(r, Mapping) and _finite(r.get("churn_rate"))),
+                   if isinstance(r, Mapping) and finite_or_none(r.get("churn_rate")) is not None),
                   key=lambda r: r.get("decile", 0))
     if not metrics or metrics.get("status", "ok") != "ok" or not rows:
         return text["lift_none"]
     n = np.array([float(r.get("n") or 0) for r in rows])
     churners = n * np.array([float(r["churn_rate"]) for r in rows])
-    base = metrics.get("base_rate")
-    base = float(base) if _finite(base) else (churners.sum() / n.sum() if n.sum() else math.nan)
+    base = finite_or_none(metrics.get("base_rate"))
+    if base is None:
+        base = churners.sum() / n.sum() if n.sum() else math.nan
     top = rows[0]
-    lift = (float(top["lift"]) if _finite(top.get("lift"))
-            else top["churn_rate"] / base if base else math.nan)
+    lift = finite_or_none(top.get("lift"))
+    if lift is None:
+        lift = top["churn_rate"] / base if base else math.nan
     capture = ""
     if len(rows) == 10 and churners.sum() > 0:
-        share = rows[2].get("cumulative_capture")
-        share = float(share) if _finite(share) else churners[:3].sum() / churners.sum()
-        capture = text["capture"].format(share=f"{share:.1%}")
+        share = finite_or_none(rows[2].get("cumulative_capture"))
+        share = churners[:3].sum() / churners.sum() if share is None else share
+        capture = text["capture"].format(share=format_percent(share))
     return text["lift_read"].format(
         top=text["top10"] if len(rows) == 10 else text["top_k"].format(k=len(rows)),
-        rate=f"{top['churn_rate']:.1%}", lift=f"{lift:.2f}" if math.isfinite(lift) else "?",
-        base=f"{base:.1%}" if math.isfinite(base) else "?", capture=capture)
+        rate=format_percent(top["churn_rate"]), lift=f"{lift:.2f}" if math.isfinite(lift) else MISSING,
+        base=format_percent(base), capture=capture)
 
 
 def cluster_selection_reading(selection: Sequence[Mapping], chosen_k: int | None = None, *,
                               lang: str = "en") -> str:
     """One sentence: the number of clusters chosen (default: the best silhouette), its silhouette
     and those of the other k tried; reads ``k`` and ``silhouette`` of each row of ``selection``."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     rows = sorted((int(r["k"]), float(r["silhouette"])) for r in selection or []
-                   if isinstance(r, Mapping) and _finite(r.get("k")) and _finite(r.get("silhouette")))
+                   if isinstance(r, Mapping) and finite_or_none(r.get("k")) is not None
+                   and finite_or_none(r.get("silhouette")) is not None)
     if not rows:
         return text["sel_none"] if chosen_k is None else text["sel_untried"].format(k=chosen_k, ks="-")
     best_k, best_s = max(rows, key=lambda r: r[1])
@@ -243,10 +240,6 @@ def cluster_selection_reading(selection: Sequence[Mapping], chosen_k: int | None
                                    kmin=min(k for k, _ in others), kmax=max(k for k, _ in others))
 
 
-def _finite(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
-
-
 def _roc_curves(roc_curves) -> list[tuple[str, dict]]:
     """(name, {"fpr", "tpr", "auc"}) of the drawable curves, model and baselines first; a missing
     AUC is the trapezoid area under the points."""
@@ -262,7 +255,8 @@ def _roc_curves(roc_curves) -> list[tuple[str, dict]]:
                     for c in ("fpr", "tpr"))
         if fpr.size < 2 or fpr.size != tpr.size:
             continue
-        auc = curve.get("auc")
-        auc = float(auc) if _finite(auc) else float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+        auc = finite_or_none(curve.get("auc"))
+        if auc is None:
+            auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
         out.append((str(key), {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": auc}))
     return out

@@ -20,7 +20,6 @@ the same input; degenerate input gives a sentence that says so, never an excepti
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,6 +28,7 @@ import plotly.graph_objects as go
 
 from jingzhun.errors import InputError
 from jingzhun.predict.uplift_metrics import perfect_qini_curve, qini_auc_score, qini_curve
+from jingzhun.report._text import finite_or_none, format_money, format_percent, labels_for, signed
 
 __all__ = ["qini_curve_points", "qini_curves_figure", "qini_figure", "qini_reading",
            "uplift_by_decile_figure", "uplift_deciles_reading"]
@@ -118,7 +118,7 @@ def qini_figure(y_true, treatment, scores: Mapping[str, object], *, lang: str = 
         the random line and the perfect curve (:func:`perfect_qini_curve`, negative effects
         included); x in customers, y in the outcome's unit.
     """
-    _labels(lang)
+    labels_for(_LABELS, lang)
     return qini_curves_figure(qini_curve_points(y_true, treatment, scores, max_points=max_points), lang=lang)
 
 
@@ -168,14 +168,14 @@ def qini_curves_figure(points: Mapping, *, lang: str = "en") -> go.Figure:
     """Draw :func:`qini_curve_points`' output: one line per model (named "model (Qini = 0.123)", in
     the order given), then the random line and the perfect curve; x in customers, y in the
     outcome's unit. A model without a coefficient reads "n/a"; without models, a note."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     if not isinstance(points, Mapping):
         raise InputError(f"points must be the mapping made by qini_curve_points, got {type(points).__name__}")
     fig = go.Figure()
     hover = "%{x:,}: %{y:,.2f}<extra>%{fullData.name}</extra>"
     for i, (name, curve) in enumerate((points.get("learners") or {}).items()):
         q = curve.get("qini_auc")
-        label = f"{q:.3f}" if _finite(q) else text["na"]
+        label = f"{q:.3f}" if finite_or_none(q) is not None else text["na"]
         fig.add_trace(go.Scatter(x=list(curve.get("x") or []), y=list(curve.get("y") or []), mode="lines",
                                  name=f"{name} ({text['qini']} = {label})", hovertemplate=hover,
                                  line={"color": _MODEL_COLORS[i % len(_MODEL_COLORS)]}))
@@ -196,9 +196,9 @@ def qini_reading(points: Mapping, *, lang: str = "en") -> str:
     """One sentence: the best model by Qini coefficient, its coefficient, and the share of the
     sample's total incremental outcome captured by targeting its top 30% of customers (read off its
     curve, linearly between the kept points); reads :func:`qini_curve_points`' output."""
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     learners = {name: c for name, c in ((points or {}).get("learners") or {}).items()
-                if _finite(c.get("qini_auc")) and len(c.get("x") or []) >= 2}
+                if finite_or_none(c.get("qini_auc")) is not None and len(c.get("x") or []) >= 2}
     if not learners:
         return text["qini_none"]
     name = max(learners, key=lambda k: learners[k]["qini_auc"])
@@ -207,10 +207,10 @@ def qini_reading(points: Mapping, *, lang: str = "en") -> str:
     total = float(((points.get("random") or {}).get("y") or [0.0, y[-1]])[-1])
     if total > 0:
         share = float(np.interp(0.3 * x[-1], x, y)) / total
-        capture = text["capture"].format(share=_signed(f"{share:.1%}"))
+        capture = text["capture"].format(share=format_percent(share))
     else:
-        capture = text["no_effect"].format(total=_signed(f"{total:,.2f}"))
-    return text["qini_read"].format(name=name, q=_signed(f"{q:.2f}"), capture=capture,
+        capture = text["no_effect"].format(total=signed(f"{total:,.2f}"))
+    return text["qini_read"].format(name=name, q=signed(f"{q:.2f}"), capture=capture,
                                     random=text["no_better"] if q <= 0 else "")
 
 
@@ -231,19 +231,19 @@ def uplift_deciles_reading(deciles, *, outcome: str = "conversion", currency: st
     currency : str, default "CNY"
     lang : {"en", "zh"}
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     records = deciles.to_dict("records") if isinstance(deciles, pd.DataFrame) else list(deciles or [])
     k = len(records)
-    rows = sorted((r for r in records if isinstance(r, Mapping) and _finite(r.get("uplift"))),
+    rows = sorted((r for r in records if isinstance(r, Mapping)
+                   and finite_or_none(r.get("uplift")) is not None),
                   key=lambda r: r.get("bin", 0))
     if not rows:
         return text["dec_none"]
 
     def fmt(v: float) -> str:
-        if outcome == "revenue":
-            unit = "元" if currency == "CNY" and lang == "zh" else currency
-            return _signed(f"{v:+,.2f} {unit}")
-        return text["points"].format(v=_signed(f"{v * 100:+.1f}"))
+        if outcome == "revenue":  # per customer: always with cents, and a plus sign on gains
+            return ("+" if v >= 0 else "") + format_money(v, currency, lang=lang, digits=2)
+        return text["points"].format(v=signed(f"{v * 100:+.1f}"))
 
     def where(row: Mapping, end: str) -> str:
         b = int(row.get("bin", 0))
@@ -278,7 +278,7 @@ def uplift_by_decile_figure(table: pd.DataFrame, *, lang: str = "en") -> go.Figu
         from ``ci_low`` to ``ci_high``; a bin with a NaN uplift has no bar but an annotation
         saying why (its ``status``); a line at zero uplift.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     if not isinstance(table, pd.DataFrame) or table.empty:
         raise InputError("table must be a non-empty DataFrame from uplift_by_decile")
     missing = [c for c in _DECILE_COLUMNS if c not in table.columns]
@@ -319,12 +319,6 @@ def uplift_by_decile_figure(table: pd.DataFrame, *, lang: str = "en") -> go.Figu
 # --------------------------------------------------------------------------- helpers
 
 
-def _labels(lang: str) -> dict:
-    if lang not in _LABELS:
-        raise InputError(f"lang must be one of {sorted(_LABELS)}, got {lang!r}")
-    return _LABELS[lang]
-
-
 def _thin(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
     """At most ``max_points`` evenly spaced points of a curve, first and last kept."""
     if x.size <= max_points:
@@ -336,11 +330,3 @@ def _thin(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np
 def _points(x: np.ndarray, y: np.ndarray) -> dict:
     return {"x": [int(v) for v in x], "y": [float(v) for v in y]}
 
-
-def _finite(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
-
-
-def _signed(s: str) -> str:
-    """A typographic minus sign in a formatted number."""
-    return s.replace("-", "\u2212")

@@ -9,8 +9,9 @@ English or Chinese.
   (``predict.btyd.checking``).
 
 Each reading is ONE sentence for a marketer with the key numbers (``12,345``, ``99.1%``,
-``CNY 1,234``), computed from the same input as its figure. Nothing is read or written and no
-global Plotly setting is touched. Empty or all-zero inputs give a "no data" figure or sentence.
+``1,234 CNY``, written by ``report._text``), computed from the same input as its figure. Nothing
+is read or written and no global Plotly setting is touched. Empty or all-zero inputs give a "no
+data" figure or sentence.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jingzhun.errors import InputError
-from jingzhun.report.health_figures import (
+from jingzhun.report._text import (
+    currency_unit,
     format_count,
     format_money,
     format_percent,
+    labels_for,
     no_data_figure,
     require_frame,
+    time_unit,
 )
 
 __all__ = ["calibration_holdout_reading", "clv_distribution_figure", "clv_reading",
@@ -38,8 +42,6 @@ _BAR_COLOR, _MEDIAN_COLOR = "#1f77b4", "#d62728"
 MAX_BINS = 40
 #: The "top customers" of the concentration figure in the reading: the top 20% by predicted CLV.
 TOP_SHARE = 0.2
-
-_UNITS = {"en": {"W": "weeks", "D": "days"}, "zh": {"W": "周", "D": "天"}}
 
 _LABELS = {
     "en": {
@@ -125,7 +127,7 @@ def clv_distribution_figure(clv, *, currency: str = "CNY", horizon_weeks: float 
         ``min(0, min CLV)`` to the 99th percentile; values above it are counted in the last bar,
         which a note says); a "no data" note without values.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     values = _finite_values(clv, "clv")
     title = text["clv_title"].format(h=horizon_weeks)
     if values.size == 0:
@@ -135,20 +137,25 @@ def clv_distribution_figure(clv, *, currency: str = "CNY", horizon_weeks: float 
         high = low + 1.0  # one value for everyone (all zeros): one bar
     counts, edges = np.histogram(np.clip(values, low, high), bins=MAX_BINS, range=(low, high))
     who = text["customers"]
-    hover = [f"{format_money(a, currency)} – {format_money(b, currency)}: {format_count(n)} {who}"
+
+    def money(amount: float) -> str:
+        return format_money(amount, currency, lang=lang)
+
+    hover = [f"{money(a)} – {money(b)}: {format_count(n)} {who}"
              for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True)]
     fig = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges),
                            marker={"color": _BAR_COLOR}, name=text["clv_y"], hovertext=hover,
                            hoverinfo="text"))
     median = float(np.median(values))
     fig.add_vline(x=median, line={"dash": "dash", "color": _MEDIAN_COLOR},
-                  annotation_text=text["median"].format(money=format_money(median, currency)),
+                  annotation_text=text["median"].format(money=money(median)),
                   annotation_position="top right")
     if values.max() > high:
-        fig.add_annotation(text=text["clv_tail"].format(money=format_money(values.max(), currency)),
+        fig.add_annotation(text=text["clv_tail"].format(money=money(values.max())),
                            x=1.0, y=1.06, xref="paper", yref="paper", xanchor="right", showarrow=False)
     fig.update_layout(title={"text": title}, yaxis_title=text["clv_y"], showlegend=False, bargap=0.02,
-                      xaxis_title=text["clv_x"].format(h=horizon_weeks, currency=currency))
+                      xaxis_title=text["clv_x"].format(h=horizon_weeks,
+                                                       currency=currency_unit(currency, lang)))
     return fig
 
 
@@ -158,7 +165,7 @@ def clv_reading(clv, *, currency: str = "CNY", horizon_weeks: float = 52.0, lang
 
     ``clv``, ``currency``, ``horizon_weeks`` and ``lang`` as in :func:`clv_distribution_figure`.
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     values = _finite_values(clv, "clv")
     if values.size == 0:
         return text["clv_none"]
@@ -166,9 +173,12 @@ def clv_reading(clv, *, currency: str = "CNY", horizon_weeks: float = 52.0, lang
     if total <= 0:
         return text["clv_zero"].format(h=horizon_weeks)
     top = np.sort(values)[::-1][:math.ceil(TOP_SHARE * values.size)].sum()
-    return text["clv_reading"].format(h=horizon_weeks, median=format_money(np.median(values), currency),
-                                      mean=format_money(values.mean(), currency),
-                                      top=format_percent(top / total), total=format_money(total, currency))
+    def money(amount: float) -> str:
+        return format_money(amount, currency, lang=lang)
+
+    return text["clv_reading"].format(h=horizon_weeks, median=money(np.median(values)),
+                                      mean=money(values.mean()), top=format_percent(top / total),
+                                      total=money(total))
 
 
 def _finite_values(values, name: str) -> np.ndarray:
@@ -202,7 +212,7 @@ def calibration_holdout_reading(table: pd.DataFrame, *, lang: str = "en") -> str
         1.18 predicted (4.1% under); the largest gap is among the 52 customers with 7+ calibration
         purchases: 3.10 actual vs 2.50 predicted."``
     """
-    text = _labels(lang)
+    text = labels_for(_LABELS, lang)
     frame = require_frame(table, ("n_customers", "actual_purchases_mean", "expected_purchases_mean"), "table")
     n = pd.to_numeric(frame["n_customers"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     actual = frame["actual_purchases_mean"].to_numpy(dtype=float)
@@ -242,8 +252,8 @@ def tracking_reading(table: pd.DataFrame, *, unit: str = "W", lang: str = "en") 
         observed (2.5% over); after the first 20 weeks (the hold-out period) it predicted 1,234
         against 1,200 (2.8% over)."``
     """
-    text = _labels(lang)
-    unit_name = _unit(unit, lang)
+    text = labels_for(_LABELS, lang)
+    unit_name = time_unit(unit, lang)
     frame = require_frame(table, ("period_end", "actual_cumulative", "expected_cumulative", "is_calibration"),
                           "table")
     data = frame.loc[:, ["period_end", "actual_cumulative", "expected_cumulative"]].astype(float)
@@ -293,8 +303,8 @@ def probability_alive_reading(matrix: pd.DataFrame, *, unit: str = "W", frequenc
         to still be active if the last came 38 weeks after the first, but 12.0% if it came after
         10 weeks."``
     """
-    text = _labels(lang)
-    unit_name = _unit(unit, lang)
+    text = labels_for(_LABELS, lang)
+    unit_name = time_unit(unit, lang)
     if not isinstance(matrix, pd.DataFrame):
         raise InputError(f"matrix must be a pandas DataFrame from probability_alive_matrix, "
                          f"got {type(matrix).__name__}")
@@ -336,14 +346,3 @@ def _relative(expected: float, actual: float, text: dict) -> str:
     error = (expected - actual) / actual
     return text["rel"].format(text["over" if error >= 0 else "under"].format(pct=format_percent(abs(error))))
 
-
-def _labels(lang: str) -> dict:
-    if lang not in _LABELS:
-        raise InputError(f"lang must be one of {sorted(_LABELS)}, got {lang!r}")
-    return _LABELS[lang]
-
-
-def _unit(unit: str, lang: str) -> str:
-    if unit not in _UNITS[lang]:
-        raise InputError(f"unit must be one of {sorted(_UNITS[lang])}, got {unit!r}")
-    return _UNITS[lang][unit]
