@@ -203,7 +203,9 @@ def _health(wh: Warehouse, lang: str, text: dict):
     if "quarantine" in wh.table_names():
         reasons = _df(wh, "SELECT table_name, reason_code, count(*) AS rows FROM quarantine "
                           "GROUP BY ALL ORDER BY rows DESC")
-        examples = _df(wh, """SELECT table_name, reason_code, row_number, column_name, raw_value, reason
+        # row numbers as text: a file's row 4742 is a place, not an amount ("4,742")
+        examples = _df(wh, """SELECT table_name, reason_code, CAST(row_number AS VARCHAR) AS row_number,
+                                     column_name, raw_value, reason
                               FROM quarantine QUALIFY row_number() OVER (
                                   PARTITION BY table_name, reason_code ORDER BY row_number) <= 3
                               ORDER BY table_name, reason_code, row_number""")

@@ -49,10 +49,11 @@ def test_ingest_accounting_figure(runs):
 
 def test_ingest_accounting_reading(runs):
     text = ingest_accounting_reading(runs)
-    assert text == ("12,000 rows were read: 99.1% loaded, 0.8% quarantined and 0.1% dropped as exact "
-                    "duplicates; every row is accounted for.")
+    assert text == ("12,000 rows were read: 11,890 loaded (99.1%), 96 quarantined and 14 dropped as "
+                    "exact duplicates; every row is accounted for.")
     zh = ingest_accounting_reading(runs, lang="zh")
-    assert zh.startswith("共读取 12,000 行，其中 99.1% 已入库，0.8% 被隔离") and "每一行都有去处" in zh
+    assert zh.startswith("共读取 12,000 行，其中 11,890 行已入库（99.1%），96 行被隔离")
+    assert "每一行都有去处" in zh
 
 
 def test_ingest_accounting_names_tables_that_do_not_add_up(runs):
@@ -66,7 +67,7 @@ def test_ingest_accounting_sums_rows_of_a_table(runs):
     doubled = pd.concat([runs, runs], ignore_index=True)
     fig = ingest_accounting_figure(doubled)
     np.testing.assert_array_equal(fig.data[0].x, [19_800, 3_980])
-    assert ingest_accounting_reading(doubled).startswith("24,000 rows were read: 99.1% loaded")
+    assert ingest_accounting_reading(doubled).startswith("24,000 rows were read: 23,780 loaded (99.1%)")
 
 
 @pytest.mark.parametrize("frame", [

@@ -40,8 +40,8 @@ _LABELS = {
         "loaded": "Loaded", "quarantined": "Quarantined", "duplicate": "Exact duplicate",
         "read": "read",
         "acc_none": "No rows were read.",
-        "acc_reading": ("{read} rows were read: {loaded} loaded, {quarantined} quarantined and "
-                        "{duplicate} dropped as exact duplicates; {check}."),
+        "acc_reading": ("{read} rows were read: {loaded} loaded ({loaded_share}), {quarantined} "
+                        "quarantined and {duplicate} dropped as exact duplicates; {check}."),
         "acc_ok": "every row is accounted for",
         "acc_bad": "rows do not add up (read ≠ loaded + quarantined + duplicate) in {tables}",
         "q_title": "Quarantined rows by reason",
@@ -59,8 +59,8 @@ _LABELS = {
         "loaded": "已入库", "quarantined": "已隔离", "duplicate": "完全重复",
         "read": "读取",
         "acc_none": "未读取到任何数据行。",
-        "acc_reading": ("共读取 {read} 行，其中 {loaded} 已入库，{quarantined} 被隔离，"
-                        "{duplicate} 为完全重复已剔除；{check}。"),
+        "acc_reading": ("共读取 {read} 行，其中 {loaded} 行已入库（{loaded_share}），{quarantined} 行被隔离，"
+                        "{duplicate} 行为完全重复已剔除；{check}。"),
         "acc_ok": "每一行都有去处",
         "acc_bad": "{tables} 的行数对不上（读取 ≠ 入库 + 隔离 + 重复）",
         "q_title": "按原因的隔离行数",
@@ -125,8 +125,8 @@ def ingest_accounting_reading(runs: pd.DataFrame, *, lang: str = "en") -> str:
     Returns
     -------
     str
-        E.g. ``"12,345 rows were read: 99.1% loaded, 0.8% quarantined and 0.1% dropped as exact
-        duplicates; every row is accounted for."``; when a table does not add up it is named.
+        E.g. ``"12,000 rows were read: 11,892 loaded (99.1%), 96 quarantined and 12 dropped as
+        exact duplicates; every row is accounted for."``; when a table does not add up it is named.
     """
     text = labels_for(_LABELS, lang)
     totals = _run_totals(runs)
@@ -137,10 +137,12 @@ def ingest_accounting_reading(runs: pd.DataFrame, *, lang: str = "en") -> str:
     bad = totals.index[(parts - totals["rows_read"]).abs() > 0].astype(str).tolist()
     sep = ", " if lang == "en" else "、"
     check = text["acc_bad"].format(tables=sep.join(bad)) if bad else text["acc_ok"]
+    # counts, not only shares: 5 quarantined rows of 70,000 must not read as "0.0%"
     return text["acc_reading"].format(
-        read=format_count(read), loaded=format_percent(totals["rows_loaded"].sum() / read),
-        quarantined=format_percent(totals["rows_quarantined"].sum() / read),
-        duplicate=format_percent(totals["rows_duplicate"].sum() / read), check=check)
+        read=format_count(read), loaded=format_count(totals["rows_loaded"].sum()),
+        loaded_share=format_percent(totals["rows_loaded"].sum() / read),
+        quarantined=format_count(totals["rows_quarantined"].sum()),
+        duplicate=format_count(totals["rows_duplicate"].sum()), check=check)
 
 
 def _run_totals(runs: pd.DataFrame) -> pd.DataFrame:
