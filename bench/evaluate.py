@@ -12,9 +12,10 @@ Two cases, alternating within each repetition, on the same warehouse:
 * **ours**: ``evaluate_campaign(..., attribution="orders", pre_days=90,
   bootstrap_max_recipients=0)`` -- the per-arm sums in one SQL pass, then Python on those sums
   (z-test, Welch, CUPED, SRM, Holm);
-* **baseline** ``pandas rows``: what an analyst does without the sufficient statistics -- read
-  every recipient's send, window revenue and pre-period spend into pandas (the same joins, in
-  DuckDB), then per-arm means and scipy's ``ttest_ind`` (Welch) on the rows.
+* **baseline** ``pandas rows``: the same evaluation without the sufficient statistics -- every
+  recipient's outcomes (the same SQL up to the per-recipient rows) fetched into pandas, then
+  per-arm rates and means, scipy's ``ttest_ind`` (Welch) and CUPED on the rows: what moving the
+  rows to Python instead of their sums costs.
 
 The line reports the medians of ``--repeat`` repetitions (5), **ratio** = ours s / baseline s,
 the peak RSS of the process and the difference between the two Welch p-values (they must agree).
@@ -58,8 +59,9 @@ SECTION_HEADER = f"""
 One line per run of `bench/evaluate.py`; newest at the bottom. A synthetic campaign of
 **recipients** (20% control) with **orders** in the 90 days before and 14 days after the send.
 **ours s**: median wall time of **reps** `evaluate_campaign` calls (attribution by orders, CUPED
-with 90 days of pre-period spend, no bootstrap); **baseline s**: the named baseline, reading every
-recipient's row into pandas and testing with scipy; **ratio** = ours s / baseline s (below 1:
+with 90 days of pre-period spend, no bootstrap); **baseline s**: the named baseline, the same
+per-recipient outcomes fetched into pandas, then the same tests with pandas and scipy;
+**ratio** = ours s / baseline s (below 1:
 ours is faster). **Welch p**: the revenue comparison's p-value by each (they must agree).
 **load avg**: 1-minute load average at the start / end.
 
@@ -123,24 +125,27 @@ def ours(path: Path) -> float:
 
 
 def baseline(path: Path) -> float:
-    """The same Welch test from every recipient's row in pandas."""
+    """The same evaluation from every recipient's row: the same per-recipient outcomes (the
+    same SQL) fetched into pandas, then per-arm rates and means, scipy's Welch test and CUPED's
+    theta on the rows."""
     import duckdb
+    import numpy as np
     from scipy import stats
 
+    from jingzhun.pipeline_evaluate import _outcomes_sql
+
     con = duckdb.connect(str(path), read_only=True)
-    rows = con.execute("""
-        SELECT s.arm, s.customer_id,
-               coalesce(sum(o.total_amount) FILTER (WHERE o.ordered_at >= s.sent_at
-                   AND o.ordered_at <= s.sent_at + INTERVAL 14 DAY), 0)::DOUBLE AS revenue,
-               coalesce(sum(o.total_amount) FILTER (WHERE o.ordered_at < s.sent_at
-                   AND o.ordered_at >= s.sent_at - INTERVAL 90 DAY), 0)::DOUBLE AS pre_spend
-        FROM sends s LEFT JOIN orders o ON o.customer_id = s.customer_id AND o.status != 'cancelled'
-        WHERE s.campaign_id = ? GROUP BY s.arm, s.customer_id""", [CAMPAIGN]).fetchdf()
+    sql = _outcomes_sql(14.0, "orders", 90.0) + (
+        " SELECT arm, delivered, open, click, visit, converted, n_orders, cost, y, x FROM outcomes")
+    rows = con.execute(sql, [CAMPAIGN]).fetchdf()
     con.close()
-    per_arm = rows.groupby("arm")[["revenue", "pre_spend"]].agg(["mean", "var", "count"])
+    per_arm = rows.groupby("arm").agg(["mean", "sum", "var", "count"])
     assert len(per_arm) == 2
-    treated, held = (rows.loc[rows["arm"] == a, "revenue"] for a in ("treatment", "control"))
-    return float(stats.ttest_ind(treated, held, equal_var=False).pvalue)
+    theta = np.cov(rows["x"], rows["y"])[0, 1] / rows["x"].var()
+    adjusted = rows["y"] - theta * (rows["x"] - rows["x"].mean())
+    treated, held = (rows["arm"] == a for a in ("treatment", "control"))
+    stats.ttest_ind(adjusted[treated], adjusted[held], equal_var=False)
+    return float(stats.ttest_ind(rows.loc[treated, "y"], rows.loc[held, "y"], equal_var=False).pvalue)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -179,7 +184,7 @@ def main(argv=None) -> None:
     ours_s, base_s = (statistics.median(times[k]) for k in ("ours", "baseline"))
     row = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
            "recipients": f"{args.recipients:,}", "orders": f"{orders:,}", "reps": str(args.repeat),
-           "ours s": f"{ours_s:.3g}", "baseline": "pandas rows + scipy Welch",
+           "ours s": f"{ours_s:.3g}", "baseline": "rows in pandas + scipy",
            "baseline s": f"{base_s:.3g}", "ratio": f"{ours_s / base_s:.2f}",
            "Welch p ours / baseline": f"{p_values['ours']:.6g} / {p_values['baseline']:.6g}",
            "peak RSS MB": f"{_peak_rss_mb():,.0f}", "load avg": f"{load0} / {load1}",
