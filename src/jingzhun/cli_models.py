@@ -45,6 +45,10 @@ def predict_uplift(
     test_share: Annotated[float, typer.Option(
         "--test-share", help="Share of customers held out to compare the learners.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the split and the learners.")] = 42,
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], show_default=False,
+        help="Date the scores describe, YYYY-MM-DD (default: the day after the send; a source "
+             "without send times has none unless given).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -58,7 +62,7 @@ def predict_uplift(
 
     with _errors_exit_2(), pipeline.open_warehouse(db) as wh, _spinner("fitting uplift models", as_json):
         result = run(wh, campaign_id=campaign, outcome=outcome, arm=arm, learner=learner,
-                     test_share=test_share, seed=seed)
+                     test_share=test_share, seed=seed, as_of=as_of.date() if as_of else None)
     _emit(result, as_json, print_uplift)
 
 

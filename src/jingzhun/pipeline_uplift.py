@@ -96,7 +96,7 @@ def _profile_as_of(wh: Warehouse, day: date, customers: pd.Series) -> pd.DataFra
 
 def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversion",
                    arm: str | None = None, learner: str | None = None, test_share: float = 0.3,
-                   seed: int = 42) -> dict:
+                   seed: int = 42, as_of: date | None = None) -> dict:
     """Compare the uplift learners on a held-out part of a past campaign, refit the best (or
     ``learner``) on all of it and write its scores to ``predictions``.
 
@@ -114,6 +114,10 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
         Share of customers held out for the comparison, in (0, 1).
     seed : int, default 42
         Seed of the split and the learners.
+    as_of : date, optional
+        The date the written scores describe; default the day after the send (the features'
+        date). A source without send times (Hillstrom) has no such date: give one, or the scores
+        carry none (``as_of`` NULL) -- never the clock's date.
 
     Returns
     -------
@@ -152,7 +156,7 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
     response_auc = _response_auc(data, train, test, kind, seed)
     response = ResponseModel(outcome=kind, random_state=seed).fit(data.X, data.y, data.treatment)
     run_id = uuid.uuid4().hex
-    as_of = (feature_day + timedelta(days=1)) if feature_day else date.today()
+    as_of = as_of or ((feature_day + timedelta(days=1)) if feature_day else None)
     written = _write_scores(wh, data, final.predict(data.X), response.predict(data.X),
                             model=f"uplift_{chosen}", campaign_id=campaign_id, as_of=as_of, run_id=run_id)
     log.info("uplift %s/%s: %s chosen of %s; %d scores written", campaign_id, outcome, chosen, names, written)
@@ -165,7 +169,7 @@ def predict_uplift(wh: Warehouse, *, campaign_id: str, outcome: str = "conversio
             "deciles": jsonable(deciles.to_dict(orient="records")),
             "response": {"roc_auc": response_auc, "contacted": response.n_contacted_,
                          "rate": response.response_rate_},
-            "rows_written": written, "run_id": run_id, "as_of": str(as_of),
+            "rows_written": written, "run_id": run_id, "as_of": None if as_of is None else str(as_of),
             "qini_curves": qini_curve_points(data.y[test], data.treatment[test], scores)}
     record_result(wh, "uplift", result, key=campaign_id)
     return result
@@ -212,7 +216,7 @@ def _observed(data) -> dict:
 
 
 def _write_scores(wh: Warehouse, data, uplift: np.ndarray, response: np.ndarray, *, model: str,
-                  campaign_id: str, as_of: date, run_id: str) -> int:
+                  campaign_id: str, as_of: date | None, run_id: str) -> int:
     from jingzhun.pipeline_predict import _PREDICTION_COLUMNS, PREDICTIONS_TABLE, _append, _create
 
     _create(wh, PREDICTIONS_TABLE, _PREDICTION_COLUMNS)

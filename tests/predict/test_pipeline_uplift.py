@@ -5,6 +5,7 @@ the day before the send -- learners compared on a held-out part, scores in ``pre
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from typer.testing import CliRunner
@@ -39,6 +40,7 @@ def test_hillstrom_womens_email_visit(hillstrom_db):
         assert round(obs["mean_treatment"], 6) == 0.151400 and round(obs["mean_control"], 6) == 0.106167
         assert obs["ci_low"] < 0.0452 < obs["ci_high"]
         assert result["features_as_of"] is None  # Hillstrom publishes no send date
+        assert result["as_of"] is None  # and the scores get no date but a given one, not today's
         assert any(f.startswith("attr_history") for f in result["features"])
         chosen = next(r for r in result["learners"] if r["learner"] == result["chosen"])
         assert chosen["qini_auc"] == max(r["qini_auc"] for r in result["learners"]) > 0
@@ -48,9 +50,11 @@ def test_hillstrom_womens_email_visit(hillstrom_db):
                               "AND outcome = 'visit'").fetchall()[0]
         assert rows == (42_693, 42_693, True, True)
         # a rerun replaces its rows
-        predict_uplift(wh, campaign_id="hillstrom_2008", outcome="visit", arm="womens_email", learner="t")
-        assert wh.con.execute("SELECT count(*), min(model), max(model) FROM predictions WHERE "
-                              "outcome = 'visit'").fetchall()[0] == (42_693, "uplift_t", "uplift_t")
+        predict_uplift(wh, campaign_id="hillstrom_2008", outcome="visit", arm="womens_email", learner="t",
+                       as_of=date(2008, 5, 1))
+        assert wh.con.execute("SELECT count(*), min(model), max(model), max(as_of) FROM predictions "
+                              "WHERE outcome = 'visit'").fetchall()[0] == (42_693, "uplift_t", "uplift_t",
+                                                                          date(2008, 5, 1))
 
 
 def test_retailer_campaign_uses_the_profile_before_the_send(retailer):
