@@ -33,6 +33,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from jingzhun.errors import ConfigError, InputError, ModelError
+from jingzhun.predict._lightgbm import lightgbm_safe
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class LookalikeModel(BaseEstimator):
                 x[c] = pd.Categorical(v, categories=self.categories_[c])
             else:
                 x[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
-        return x
+        return lightgbm_safe(x)
 
     def fit(self, customers: pd.DataFrame, value: pd.Series) -> LookalikeModel:
         """Learn what distinguishes the top ``seed_share`` of buyers by value.

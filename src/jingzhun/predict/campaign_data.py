@@ -22,7 +22,6 @@ counterfactual, so its uplift cannot be estimated; :func:`campaign_outcomes` ref
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,12 +168,7 @@ def _numeric(frame: pd.DataFrame, *, prefix: str) -> pd.DataFrame:
                 out[f"{prefix}{name}={level}"] = (text == level).fillna(False).astype(float)
             if text.notna().any() and len(top) < text.nunique():
                 out[f"{prefix}{name}=other"] = (~text.isin(top) & text.notna()).astype(float)
-    return pd.DataFrame(out, index=frame.index).rename(columns=_safe_name)
-
-
-def _safe_name(name: str) -> str:
-    """A feature name without the characters LightGBM refuses in names (JSON's ``[]{}",:``)."""
-    return re.sub(r'[\[\]{}",:]', "_", name)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def join_features(outcomes: pd.DataFrame, *feature_frames: pd.DataFrame, outcome: str,

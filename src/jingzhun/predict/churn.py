@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from jingzhun.errors import ConfigError, InputError, ModelError
+from jingzhun.predict._lightgbm import lightgbm_safe
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                     parts.append(col.isna().astype(float).rename(f"{c}_missing"))
                     origin += [c, c]
             X = pd.concat(parts, axis=1)
-        return X, origin
+        return lightgbm_safe(X), origin
 
 
 # -- evaluation ----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from jingzhun.errors import ConfigError, InputError
+from jingzhun.predict._lightgbm import lightgbm_safe
 from jingzhun.predict.uplift_metrics import qini_auc_score, uplift_at_k, uplift_auc_score
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def _check_outcome(outcome, supported=OUTCOMES) -> str:
 
 
 def _check_X(X, name: str = "X"):
-    """``X`` as a DataFrame (kept, for LightGBM's names and categories) or a 2-D float array."""
+    """``X`` as a DataFrame (kept, for LightGBM's categories; names LightGBM accepts) or a 2-D
+    float array."""
     if isinstance(X, pd.DataFrame):
         bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c])
                                             or pd.api.types.is_bool_dtype(X[c])
@@ -86,7 +88,7 @@ def _check_X(X, name: str = "X"):
             raise InputError(f"{name}: column {bad[0]!r} has dtype {X[bad[0]].dtype}; features must "
                              "be numeric, bool or category",
                              hint="one-hot encode text columns (pandas.get_dummies) first")
-        return X
+        return lightgbm_safe(X)
     try:
         arr = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -214,10 +216,11 @@ class _UpliftLearner(BaseEstimator):
         self
         """
         outcome = self._outcome()
+        names = list(X.columns) if isinstance(X, pd.DataFrame) else None  # the caller's names
         X, y, t = _check_fit_inputs(X, y, treatment, outcome)
         self.n_features_in_ = X.shape[1]
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
         elif hasattr(self, "feature_names_in_"):  # a refit on an array: no stale names
             del self.feature_names_in_
         self.treated_share_ = float(t.mean())
