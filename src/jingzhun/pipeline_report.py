@@ -76,6 +76,14 @@ _TEXT = {
 }
 
 
+#: the uplift learners' codes (``predict.uplift.LEARNERS``) as a reader knows them
+_LEARNER_NAMES = {
+    "en": {"s": "S-learner", "t": "T-learner", "x": "X-learner", "ct": "class transformation",
+           "to": "transformed outcome"},
+    "zh": {"s": "S 学习器", "t": "T 学习器", "x": "X 学习器", "ct": "类别转换", "to": "转换结果"},
+}
+
+
 def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
                  campaign_id: str | None = None, window_days: float = 14.0, margin: float = 1.0,
                  control_share: float | None = None, holdout_weeks: float = 26.0,
@@ -340,7 +348,9 @@ def _models(wh: Warehouse, lang: str, text: dict):
         panels.append(_panel(text["lift"], model_figures.churn_lift_figure(bt, lang=lang),
                              model_figures.churn_lift_reading(bt, lang=lang)))
     if uplift and uplift.get("qini_curves"):
-        points = uplift["qini_curves"]
+        names = _LEARNER_NAMES[lang]
+        points = uplift["qini_curves"] | {"learners": {
+            names.get(k, k): v for k, v in uplift["qini_curves"]["learners"].items()}}
         panels.append(_panel(text["qini"], uplift_figures.qini_curves_figure(points, lang=lang),
                              uplift_figures.qini_reading(points, lang=lang)))
         deciles = uplift["deciles"]
