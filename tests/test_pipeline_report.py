@@ -103,3 +103,7 @@ def test_missing_inputs_are_named_and_the_cli_writes_the_report(tmp_path):
     assert notes["data-health"] is None  # the ingest accounting and the quarantined row
     assert "jz profile build" in notes["customers"] and "jz plan" in notes["plan"]
     assert (tmp_path / "r" / "report.html").exists()
+    with Warehouse(tmp_path / "empty.duckdb") as wh:
+        empty = build_report(wh, tmp_path / "e")
+    assert all(s["panels"] == 0 and s["note"] for s in empty["sections"])
+    assert "jz ingest" in empty["sections"][0]["note"]

@@ -206,6 +206,8 @@ def _health(wh: Warehouse, lang: str, text: dict):
                           sum(rows_quarantined) AS rows_quarantined,
                           sum(rows_duplicate) AS rows_duplicate
                       FROM ingest_runs WHERE status = 'loaded' GROUP BY table_name ORDER BY 1""")
+    if runs.empty:
+        raise _Missing("jz ingest FILES --db DB")
     panels = [_panel(text["accounting"], f.ingest_accounting_figure(runs, lang=lang),
                      f.ingest_accounting_reading(runs, lang=lang))]
     if "quarantine" in wh.table_names():
