@@ -127,10 +127,11 @@ def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
                                                         window_days, margin, control_share)))
     sections = [_section(key, text[name], build, text) for key, name, build in builders]
     html = render_report(sections, title=text["title"], lang=lang,
-                         subtitle=text["subtitle"].format(db=Path(str(wh.path)).name, as_of=as_of),
+                         subtitle=text["subtitle"].format(db=Path(str(wh.path)).name,
+                                                          as_of=as_of or "–"),
                          generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path = write_report(Path(out_dir) / "report.html", html)
-    return {"path": str(path), "lang": lang, "as_of": str(as_of),
+    return {"path": str(path), "lang": lang, "as_of": None if as_of is None else str(as_of),
             "sections": [{"key": s.key, "title": s.title, "panels": len(s.panels), "note": s.note}
                          for s in sections]}
 
