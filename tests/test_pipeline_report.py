@@ -107,3 +107,14 @@ def test_missing_inputs_are_named_and_the_cli_writes_the_report(tmp_path):
         empty = build_report(wh, tmp_path / "e")
     assert all(s["panels"] == 0 and s["note"] for s in empty["sections"])
     assert "jz ingest" in empty["sections"][0]["note"]
+
+
+def test_a_plan_that_contacts_nobody_shows_only_where_they_were_lost(analysed, tmp_path):
+    db, _, run, _ = analysed
+    copy = copy_warehouse(db, tmp_path)
+    plan = run["plan"] | {"forecast": run["plan"]["forecast"] | {"contacts": 0}}
+    with Warehouse(copy) as wh:
+        wh.con.execute("UPDATE plan_runs SET result = ?", [json.dumps(plan)])
+        result = build_report(wh, tmp_path / "r")
+    sections = {s["key"]: s for s in result["sections"]}
+    assert sections["plan"]["panels"] == 1 and sections["plan"]["note"] is None

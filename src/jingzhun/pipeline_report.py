@@ -379,8 +379,11 @@ def _plan(wh: Warehouse, lang: str, text: dict, currency: str):
     if row is None:
         raise _Missing("jz plan SPEC.yaml --db DB")
     plan = json.loads(row[0])
-    return [_panel(text["funnel"], f.plan_funnel_figure(plan, lang=lang),
-                   f.plan_funnel_reading(plan, lang=lang)),
+    funnel = _panel(text["funnel"], f.plan_funnel_figure(plan, lang=lang),
+                    f.plan_funnel_reading(plan, lang=lang))
+    if not (plan.get("forecast") or {}).get("contacts"):
+        return [funnel]  # nobody to contact: the funnel says where they were lost; no budget to show
+    return [funnel,
             _panel(text["budget"], f.plan_budget_figure(plan, currency=currency, lang=lang),
                    f.plan_budget_reading(plan, currency=currency, lang=lang)),
             _panel(text["forecast"], f.plan_forecast_figure(plan, currency=currency, lang=lang),
