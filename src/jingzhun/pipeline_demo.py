@@ -65,6 +65,7 @@ def run_demo_on_data(out: Path, *, data: Path, source: str, secrets: Secrets,
     simulator's true parameters.
     """
     from jingzhun.ingest.sources import get_source
+    from jingzhun.pipeline_evaluate import latest_campaign_with_control
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def run_demo_on_data(out: Path, *, data: Path, source: str, secrets: Secrets,
     spec = get_source(source)
     with Warehouse(db) as wh:
         results = _ingest_source(wh, spec, Path(data), secrets)
-        campaign = _latest_campaign(wh)
+        campaign = latest_campaign_with_control(wh)
         run = analyse_warehouse(wh, out, timezone="UTC", campaign_id=campaign, control_share=None,
                                 lang=lang, currency=spec.currency)
     return {"db": db, "results": results, "true_params": None, **run,
@@ -89,12 +90,6 @@ def _ingest_source(wh: Warehouse, spec, data: Path, secrets: Secrets) -> list:
             raise
         log.info("%s is a folder; ingesting its largest file %s", data, files[-1].name)
         return spec.ingest(wh, files[-1], secrets=secrets)
-
-
-def _latest_campaign(wh: Warehouse) -> str | None:
-    from jingzhun.pipeline_report import latest_campaign_with_control
-
-    return latest_campaign_with_control(wh)
 
 
 def analyse_warehouse(wh: Warehouse, out: Path, *, timezone: str, campaign_id: str | None,

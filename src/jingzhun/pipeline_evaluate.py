@@ -107,6 +107,17 @@ def _per_recipient_revenue_sql(window_days: float, attribution: str) -> str:
     return _outcomes_sql(window_days, attribution, None) + " SELECT arm, y FROM outcomes"
 
 
+def latest_campaign_with_control(wh: Warehouse) -> str | None:
+    """The campaign with a ``control`` and a treated arm whose sends are the latest (by send
+    time, then id): what ``jz plan`` learns uplift from and ``jz report`` evaluates by default."""
+    if "sends" not in wh.table_names():
+        return None
+    rows = wh.con.execute("SELECT campaign_id FROM sends GROUP BY campaign_id "
+                          f"HAVING bool_or(arm = '{CONTROL_ARM}') AND bool_or(arm != '{CONTROL_ARM}') "
+                          "ORDER BY max(sent_at) DESC NULLS LAST, campaign_id LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
+
+
 def _choose_attribution(wh: Warehouse, campaign_id: str, attribution: str) -> str:
     """``auto``: orders when the warehouse has them and the sends have times, else responses."""
     if attribution not in _ATTRIBUTIONS:

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from jingzhun.errors import ConfigError, JingzhunError
+from jingzhun.pipeline_evaluate import latest_campaign_with_control
 from jingzhun.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ def _customer_values(wh: Warehouse, spec, audience: pd.DataFrame) -> tuple[pd.Da
     if spec.goal == "acquire":
         scores, info = _lookalike_scores(wh, spec, ids)
         return _with_values(wh, spec, audience, scores), info
-    campaign = spec.uplift_campaign or _latest_campaign_with_control(wh)
+    campaign = spec.uplift_campaign or latest_campaign_with_control(wh)
     if campaign is not None:
         from jingzhun.pipeline_uplift import fit_campaign_models, score_customers
 
@@ -315,15 +316,6 @@ def _fallback_rates(wh: Warehouse, spec, audience: pd.DataFrame) -> dict[str, fl
             rate = arms["converted"] / arms["n"]
             out[str(stratum)] = float(rate[False] - rate[True])
     return out
-
-
-def _latest_campaign_with_control(wh: Warehouse) -> str | None:
-    if "sends" not in wh.table_names():
-        return None
-    rows = wh.con.execute("SELECT campaign_id FROM sends GROUP BY campaign_id "
-                          "HAVING bool_or(arm = 'control') AND bool_or(arm != 'control') "
-                          "ORDER BY max(sent_at) DESC NULLS LAST, campaign_id LIMIT 1").fetchall()
-    return rows[0][0] if rows else None
 
 
 def _latest_learner(wh: Warehouse, campaign: str) -> str:
