@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from jingzhun.errors import ConfigError, InputError, ModelError
 from jingzhun.predict._lightgbm import lightgbm_safe
+from jingzhun.predict.curves import thin_curve
 
 log = logging.getLogger(__name__)
 
@@ -373,12 +374,12 @@ def evaluate(y_true, churn_prob, *, bins: int = 10, max_roc_points: int = 201) -
         pr_auc=None if single else float(average_precision_score(y, p)),
         brier=float(brier_score_loss(y, p, labels=[0, 1])),
         calibration=_calibration(y, p, bins), lift=_lift(y, p, bins, churners),
-        roc_curve={} if single else _thin_curve(*roc_curve(y, p)[:2], max_roc_points))
+        roc_curve={} if single else _roc_points(*roc_curve(y, p)[:2], max_roc_points))
 
 
-def _thin_curve(fpr: np.ndarray, tpr: np.ndarray, max_points: int) -> dict:
-    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), max_points)).round().astype(int))
-    return {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
+def _roc_points(fpr: np.ndarray, tpr: np.ndarray, max_points: int) -> dict:
+    fpr, tpr = thin_curve(fpr, tpr, max_points)
+    return {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
 
 
 def _groups(p: np.ndarray, bins: int, descending: bool) -> np.ndarray:

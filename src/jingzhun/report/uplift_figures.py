@@ -27,6 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jingzhun.errors import InputError
+from jingzhun.predict.curves import thin_curve
 from jingzhun.predict.uplift_metrics import perfect_qini_curve, qini_auc_score, qini_curve
 from jingzhun.report._text import finite_or_none, format_money, format_percent, labels_for, signed
 
@@ -157,11 +158,12 @@ def qini_curve_points(y_true, treatment, scores: Mapping[str, object], *, max_po
             coefficient = float(qini_auc_score(y_true, score, treatment))
         except InputError as exc:
             raise InputError(f"model {name!r}: {exc}", hint=exc.hint) from None
-        learners[str(name)] = _points(*_thin(x, y, max_points)) | {
+        learners[str(name)] = _points(*thin_curve(x, y, max_points)) | {
             "qini_auc": coefficient if math.isfinite(coefficient) else None}
     x_best, y_best = perfect_qini_curve(y_true, treatment)
     random = {"x": [0, int(x_best[-1])], "y": [0.0, float(y_best[-1])]}
-    return {"learners": learners, "perfect": _points(*_thin(x_best, y_best, max_points)), "random": random}
+    perfect = _points(*thin_curve(x_best, y_best, max_points))
+    return {"learners": learners, "perfect": perfect, "random": random}
 
 
 def qini_curves_figure(points: Mapping, *, lang: str = "en") -> go.Figure:
@@ -317,14 +319,6 @@ def uplift_by_decile_figure(table: pd.DataFrame, *, lang: str = "en") -> go.Figu
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _thin(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` evenly spaced points of a curve, first and last kept."""
-    if x.size <= max_points:
-        return x, y
-    keep = np.unique(np.round(np.linspace(0, x.size - 1, max_points)).astype(np.int64))
-    return x[keep], y[keep]
 
 
 def _points(x: np.ndarray, y: np.ndarray) -> dict:
