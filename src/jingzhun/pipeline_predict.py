@@ -24,7 +24,7 @@ import json
 import uuid
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -139,16 +139,26 @@ def predict_clv(wh: Warehouse, *, as_of: date | None = None, settings: CLVSettin
             "p_alive_mean": float(scores["p_alive"].mean()), "warnings": caught}
 
 
-def check_clv(wh: Warehouse, *, holdout_weeks: float, as_of: date | None = None,
-              settings: CLVSettings | None = None) -> dict:
-    """Calibration-vs-holdout check of the transaction model: fit on the purchases up to
-    ``as_of - holdout_weeks``, predict the holdout's repeat purchases, and compare per
-    calibration frequency and per customer (MAE/RMSE against the naive rate baseline of
-    ``predict.btyd.checking``). Writes nothing. Returns the table and the errors."""
-    from datetime import timedelta
+@dataclass(frozen=True)
+class CalibrationFit:
+    """The transaction model fitted on a calibration period: ``summary`` (``rfm_summary`` with
+    the hold-out columns), ``calibration_end`` and ``as_of`` (the hold-out's end), the profile's
+    ``timezone`` and the fit's ``warnings``."""
 
+    model: object
+    summary: pd.DataFrame
+    calibration_end: date
+    as_of: date
+    timezone: str
+    warnings: list
+
+
+def calibration_fit(wh: Warehouse, *, holdout_weeks: float, as_of: date | None = None,
+                    settings: CLVSettings | None = None) -> CalibrationFit:
+    """Fit the transaction model on the purchases up to ``as_of - holdout_weeks`` (``as_of``
+    default: the profile's date, else the latest order or event), keeping the hold-out's
+    purchases in the summary for the checks of ``predict.btyd.checking``."""
     from jingzhun import pipeline
-    from jingzhun.predict.btyd.checking import calibration_holdout_table, customer_errors
     from jingzhun.predict.rfm_summary import rfm_summary
 
     settings = settings or CLVSettings()
@@ -163,14 +173,27 @@ def check_clv(wh: Warehouse, *, holdout_weeks: float, as_of: date | None = None,
         raise ConfigError(f"no purchases on or before the calibration end {calibration_end}",
                           hint="use a shorter --holdout-weeks")
     model, _, caught = fit_clv_models(summary, settings, with_spend=False)
-    table = calibration_holdout_table(model, summary)
-    errors = customer_errors(model, summary)
-    return {"model": f"clv_{settings.model}", "calibration_end": str(calibration_end),
-            "observation_end": str(as_of), "customers": len(summary),
-            "params": model.params_,
+    return CalibrationFit(model, summary, calibration_end, as_of, timezone, caught)
+
+
+def check_clv(wh: Warehouse, *, holdout_weeks: float, as_of: date | None = None,
+              settings: CLVSettings | None = None) -> dict:
+    """Calibration-vs-holdout check of the transaction model: fit on the purchases up to
+    ``as_of - holdout_weeks``, predict the holdout's repeat purchases, and compare per
+    calibration frequency and per customer (MAE/RMSE against the naive rate baseline of
+    ``predict.btyd.checking``). Writes nothing. Returns the table and the errors."""
+    from jingzhun.predict.btyd.checking import calibration_holdout_table, customer_errors
+
+    settings = settings or CLVSettings()
+    fit = calibration_fit(wh, holdout_weeks=holdout_weeks, as_of=as_of, settings=settings)
+    table = calibration_holdout_table(fit.model, fit.summary)
+    errors = customer_errors(fit.model, fit.summary)
+    return {"model": f"clv_{settings.model}", "calibration_end": str(fit.calibration_end),
+            "observation_end": str(fit.as_of), "customers": len(fit.summary),
+            "params": fit.model.params_,
             "by_frequency": table.reset_index().to_dict(orient="records"),
             "errors": errors.as_dict(),
-            "warnings": caught}
+            "warnings": fit.warnings}
 
 
 def _date_and_zone(wh: Warehouse, as_of: date | None, meta: dict | None) -> tuple[date, str]:

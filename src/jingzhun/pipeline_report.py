@@ -21,7 +21,7 @@ draw says why; neither stops the others.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -291,32 +291,27 @@ def _btyd_checks(wh: Warehouse, holdout_weeks: float):
     """BG/NBD on all purchases (its P(alive) matrix at the median customer age) and on the
     calibration period (its hold-out table and weekly tracking); None when the data are too
     short for a hold-out."""
-    from jingzhun import pipeline
-    from jingzhun.pipeline_predict import CLVSettings, _date_and_zone, fit_clv_models
+    from jingzhun.pipeline_predict import CLVSettings, calibration_fit, fit_clv_models, purchase_summary
     from jingzhun.predict.btyd.checking import (
         calibration_holdout_table,
         probability_alive_matrix,
         tracking_inputs,
         tracking_table,
     )
-    from jingzhun.predict.rfm_summary import rfm_summary
 
-    as_of, timezone = _date_and_zone(wh, None, pipeline._profile_meta(wh))
     settings = CLVSettings(model="bgnbd")
-    full = rfm_summary(wh.table("orders"), observation_end=as_of, unit="W", timezone=timezone).to_pandas()
+    fit = calibration_fit(wh, holdout_weeks=holdout_weeks, settings=settings)
+    as_of, calibration_end = fit.as_of, fit.calibration_end
+    full = purchase_summary(wh, as_of=as_of, timezone=fit.timezone)
     model, _, _ = fit_clv_models(full, settings, with_spend=False)
     age = float(np.median(full["T"]))
     top = int(min(max(np.quantile(full["frequency"], 0.99), 1), 30))
     alive = probability_alive_matrix(model, max_frequency=top, max_recency=int(age), T=age)
-    calibration_end = as_of - timedelta(days=round(holdout_weeks * 7))
-    cal = rfm_summary(wh.table("orders"), observation_end=as_of, unit="W", timezone=timezone,
-                      calibration_end=calibration_end).to_pandas()
-    if len(cal) < 50:
+    if len(fit.summary) < 50:
         return None
-    cal_model, _, _ = fit_clv_models(cal, settings, with_spend=False)
     purchases = _df(wh, "SELECT customer_id, ordered_at FROM orders WHERE status != 'cancelled' "
                         "AND ordered_at IS NOT NULL")
-    local = (pd.to_datetime(purchases["ordered_at"]).dt.tz_localize("UTC").dt.tz_convert(timezone)
+    local = (pd.to_datetime(purchases["ordered_at"]).dt.tz_localize("UTC").dt.tz_convert(fit.timezone)
              .dt.tz_localize(None).dt.normalize())
     purchases = purchases.assign(date=local)
     purchases = purchases[purchases["date"].dt.date <= as_of]
@@ -327,9 +322,9 @@ def _btyd_checks(wh: Warehouse, holdout_weeks: float):
     first_periods, repeats = tracking_inputs(cohort, start=start, unit="W")
     weeks = int((pd.Timestamp(as_of) - start).days // 7)
     calibration_weeks = int((pd.Timestamp(calibration_end) - start).days // 7)
-    tracking = tracking_table(cal_model, first_periods, repeats, periods=max(weeks, 1),
+    tracking = tracking_table(fit.model, first_periods, repeats, periods=max(weeks, 1),
                               calibration_periods=calibration_weeks)
-    return alive, calibration_holdout_table(cal_model, cal), tracking
+    return alive, calibration_holdout_table(fit.model, fit.summary), tracking
 
 
 # -- 4. models -----------------------------------------------------------------------------------
@@ -391,19 +386,9 @@ def _plan(wh: Warehouse, lang: str, text: dict, currency: str):
 
 
 # -- 6. results ------------------------------------------------------------------------------------
-def latest_campaign_with_control(wh: Warehouse) -> str | None:
-    """The campaign with a ``control`` arm whose sends are the latest (by time, then id)."""
-    if "sends" not in wh.table_names():
-        return None
-    row = wh.con.execute("""SELECT campaign_id FROM sends GROUP BY campaign_id
-                            HAVING count(*) FILTER (WHERE arm = 'control') > 0
-                            ORDER BY max(sent_at) DESC NULLS LAST, campaign_id DESC LIMIT 1""").fetchone()
-    return row[0] if row else None
-
-
 def _results(wh: Warehouse, lang: str, text: dict, currency: str, campaign_id: str | None,
              window_days: float, margin: float, control_share: float | None):
-    from jingzhun.pipeline_evaluate import evaluate_campaign
+    from jingzhun.pipeline_evaluate import evaluate_campaign, latest_campaign_with_control
     from jingzhun.report import campaign_figures as f
 
     campaign_id = campaign_id or latest_campaign_with_control(wh)
