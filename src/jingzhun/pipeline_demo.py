@@ -119,8 +119,9 @@ def analyse_warehouse(wh: Warehouse, out: Path, *, timezone: str, campaign_id: s
         "evaluation": (_step(lambda: evaluate_campaign(wh, campaign_id, control_share=control_share))
                        if campaign_id else {"skipped": no_campaign}),
     }
+    evaluated = None if "skipped" in run["evaluation"] else run["evaluation"]
     run["report"] = build_report(wh, out, lang=lang, campaign_id=campaign_id,
-                                 control_share=control_share, currency=currency)
+                                 control_share=control_share, currency=currency, evaluation=evaluated)
     return run
 
 

@@ -87,7 +87,7 @@ _LEARNER_NAMES = {
 def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
                  campaign_id: str | None = None, window_days: float = 14.0, margin: float = 1.0,
                  control_share: float | None = None, holdout_weeks: float = 26.0,
-                 currency: str | None = None) -> dict:
+                 currency: str | None = None, evaluation: dict | None = None) -> dict:
     """Write ``out_dir/report.html`` from the warehouse.
 
     Parameters
@@ -104,6 +104,9 @@ def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
         Hold-out of the BG/NBD calibration check, in weeks.
     currency : str, optional
         Currency of the money shown; default the orders' most common one.
+    evaluation : dict, optional
+        A result of ``evaluate_campaign`` the caller already has, drawn as it is (then
+        ``campaign_id``, ``window_days``, ``margin`` and ``control_share`` are not used).
 
     Returns
     -------
@@ -123,8 +126,9 @@ def build_report(wh: Warehouse, out_dir: str | Path, *, lang: str = "en",
                 ("value", "value", lambda: _value(wh, lang, text, currency, holdout_weeks)),
                 ("models", "models", lambda: _models(wh, lang, text)),
                 ("plan", "plan", lambda: _plan(wh, lang, text, currency)),
-                ("results", "results", lambda: _results(wh, lang, text, currency, campaign_id,
-                                                        window_days, margin, control_share)))
+                ("results", "results", lambda: _results(
+                    lang, text, currency, evaluation or _evaluate(wh, campaign_id, window_days,
+                                                                  margin, control_share))))
     sections = [_section(key, text[name], build, text) for key, name, build in builders]
     html = render_report(sections, title=text["title"], lang=lang,
                          subtitle=text["subtitle"].format(db=Path(str(wh.path)).name,
@@ -386,18 +390,23 @@ def _plan(wh: Warehouse, lang: str, text: dict, currency: str):
 
 
 # -- 6. results ------------------------------------------------------------------------------------
-def _results(wh: Warehouse, lang: str, text: dict, currency: str, campaign_id: str | None,
-             window_days: float, margin: float, control_share: float | None):
+def _evaluate(wh: Warehouse, campaign_id: str | None, window_days: float, margin: float,
+              control_share: float | None) -> dict:
+    """The evaluation of ``campaign_id``, else of the latest campaign with a control arm."""
     from jingzhun.pipeline_evaluate import evaluate_campaign, latest_campaign_with_control
-    from jingzhun.report import campaign_figures as f
 
     campaign_id = campaign_id or latest_campaign_with_control(wh)
     if campaign_id is None:
         raise _Missing("ingest a campaign's sends and responses with a control arm, then "
                        "jz evaluate CAMPAIGN --db DB")
-    ev = evaluate_campaign(wh, campaign_id, window_days=window_days, margin=margin,
-                           control_share=control_share)
-    heading = text["campaign"].format(campaign=campaign_id, attribution=ev["attribution"],
+    return evaluate_campaign(wh, campaign_id, window_days=window_days, margin=margin,
+                             control_share=control_share)
+
+
+def _results(lang: str, text: dict, currency: str, ev: dict):
+    from jingzhun.report import campaign_figures as f
+
+    heading = text["campaign"].format(campaign=ev["campaign_id"], attribution=ev["attribution"],
                                       window=ev["window_days"])
     return [_panel(f"{text['lift_ci']} · {heading}", f.lift_figure(ev, currency=currency, lang=lang),
                    f.lift_reading(ev, currency=currency, lang=lang)),
