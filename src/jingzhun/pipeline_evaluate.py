@@ -30,6 +30,7 @@ import dataclasses
 import logging
 
 from jingzhun.errors import ConfigError
+from jingzhun.evaluate import stats
 from jingzhun.pipeline import jsonable
 from jingzhun.predict.campaign_data import CONTROL_ARM
 from jingzhun.warehouse import Warehouse
@@ -184,8 +185,6 @@ def evaluate_campaign(wh: Warehouse, campaign_id: str, *, window_days: float = 1
         treated arm: incremental conversions, revenue, profit, cost, ROI), ``srm`` (the
         sample-ratio check).
     """
-    from jingzhun.evaluate import stats
-
     if "sends" not in wh.table_names():
         raise ConfigError(f"the warehouse {wh.path} has no sends", hint="ingest sends and responses first")
     known = [r[0] for r in wh.con.execute("SELECT DISTINCT campaign_id FROM sends ORDER BY 1").fetchall()]
@@ -217,24 +216,24 @@ def evaluate_campaign(wh: Warehouse, campaign_id: str, *, window_days: float = 1
             treated, held = (stats.ArmStats(int(x.n), float(getattr(x, column)), float(getattr(x, column)))
                              for x in (r, control))
             rate = stats.compare_proportions(treated, held, metric=metric, alpha=alpha)
-            comparisons.append((arm, rate, _mde(stats, treated, held, alpha)))
-        treated, held = (_revenue_stats(x, stats) for x in (r, control))
+            comparisons.append((arm, rate, _mde(treated, held, alpha)))
+        treated, held = (_revenue_stats(x) for x in (r, control))
         revenue = stats.compare_means(treated, held, metric="revenue_per_recipient", alpha=alpha)
-        comparisons.append((arm, revenue, _bootstrap(revenue_by_arm, arm, alpha, seed, stats)))
+        comparisons.append((arm, revenue, _bootstrap(revenue_by_arm, arm, alpha, seed)))
         if pre is not None:
-            adjusted, cuped = _cuped(treated, held, revenue, alpha, stats, pre)
+            adjusted, cuped = _cuped(treated, held, revenue, alpha, pre)
             if adjusted is not None:
                 comparisons.append((arm, adjusted, {}))
         economics.append(_economics(arm, r, control, margin))
     return {"campaign_id": campaign_id, "window_days": window_days, "attribution": attribution,
             "margin": margin, "alpha": alpha, "arms": arms,
-            "comparisons": _holm_per_metric(comparisons, stats), "cuped": jsonable(cuped),
+            "comparisons": _holm_per_metric(comparisons), "cuped": jsonable(cuped),
             "economics": economics,
-            "srm": _srm(wh, campaign_id, {a: int(r.n) for a, r in by_arm.items()}, stats,
+            "srm": _srm(wh, campaign_id, {a: int(r.n) for a, r in by_arm.items()},
                         control_share)}
 
 
-def _mde(stats, treated, held, alpha: float) -> dict:
+def _mde(treated, held, alpha: float) -> dict:
     """The smallest absolute lift of the rate this test had an 80% chance to detect."""
     base = held.mean
     if not 0 < base < 1:
@@ -242,7 +241,7 @@ def _mde(stats, treated, held, alpha: float) -> dict:
     return {"mde_abs": stats.mde_two_proportions(treated.n, held.n, base, alpha=alpha, power=0.8)}
 
 
-def _revenue_stats(r, stats):
+def _revenue_stats(r):
     return stats.ArmStats(int(r.n), float(r.revenue), float(r.revenue_sq), float(r.pre_spend),
                           float(r.pre_spend_sq), float(r.pre_spend_revenue))
 
@@ -252,7 +251,7 @@ def _revenue_by_arm(wh: Warehouse, campaign_id: str, window_days: float, attribu
     return {arm: group["y"].to_numpy(dtype=float) for arm, group in frame.groupby("arm")}
 
 
-def _bootstrap(revenue_by_arm: dict | None, arm: str, alpha: float, seed: int, stats) -> dict:
+def _bootstrap(revenue_by_arm: dict | None, arm: str, alpha: float, seed: int) -> dict:
     """The percentile bootstrap interval of the revenue difference, where the rows were read."""
     if revenue_by_arm is None:
         return {}
@@ -263,7 +262,7 @@ def _bootstrap(revenue_by_arm: dict | None, arm: str, alpha: float, seed: int, s
     return {"bootstrap_ci_low": low, "bootstrap_ci_high": high}
 
 
-def _cuped(treated, held, plain, alpha: float, stats, pre_days: float):
+def _cuped(treated, held, plain, alpha: float, pre_days: float):
     """The CUPED comparison of revenue with pre-period spend, and what it did."""
     import warnings
 
@@ -307,7 +306,7 @@ def _economics(arm: str, r, control, margin: float) -> dict:
                                                 else float(cost / extra_conversions))}
 
 
-def _holm_per_metric(triples, stats) -> list[dict]:
+def _holm_per_metric(triples) -> list[dict]:
     """Holm's correction across the treated arms of each metric; the comparisons as dicts, with
     the extra fields given beside each (the bootstrap interval)."""
     out = []
@@ -319,7 +318,7 @@ def _holm_per_metric(triples, stats) -> list[dict]:
     return out
 
 
-def _srm(wh: Warehouse, campaign_id: str, observed: dict[str, int], stats,
+def _srm(wh: Warehouse, campaign_id: str, observed: dict[str, int],
          control_share: float | None) -> dict:
     """Sample-ratio check against the given control share, else the plan's arm shares, else
     equal shares."""
