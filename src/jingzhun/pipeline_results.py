@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+from jingzhun.pipeline import jsonable
 from jingzhun.warehouse import Warehouse
 
 STAGE_RESULTS_TABLE = "stage_results"
@@ -19,8 +20,6 @@ STAGE_RESULTS_TABLE = "stage_results"
 def record_result(wh: Warehouse, stage: str, result: dict, *, key: str = "",
                   as_of: date | str | None = None, run_id: str | None = None) -> None:
     """Append one run's JSON-ready ``result`` of ``stage`` (e.g. ``"churn"``, ``"uplift"``)."""
-    from jingzhun.pipeline import jsonable
-
     wh.con.execute(f"""CREATE TABLE IF NOT EXISTS {STAGE_RESULTS_TABLE} (
         stage VARCHAR, key VARCHAR, run_id VARCHAR, as_of DATE, recorded_at TIMESTAMP,
         result JSON)""")
